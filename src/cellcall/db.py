@@ -1,0 +1,112 @@
+"""One engine per process, a session per unit of work.
+
+SQLite is used in WAL mode with foreign keys on and a busy timeout. pysqlite's own
+transaction handling is switched off so that we emit ``BEGIN`` ourselves: write units of
+work start with ``BEGIN IMMEDIATE``, which takes the write lock up front and waits on the
+busy timeout instead of failing half-way with "database is locked" when a read upgrades.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
+from sqlmodel import Session, create_engine
+
+from cellcall.errors import CellcallError
+from cellcall.i18n import _
+
+T = TypeVar("T")
+
+_IMMEDIATE = "cellcall_immediate"
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 15000) -> Engine:
+    """Create the process's engine; for SQLite, make the file's folder and set pragmas."""
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            url,
+            connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
+            poolclass=NullPool if path == ":memory:" else None,
+        )
+        _configure_sqlite(engine, busy_timeout_ms)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see module doc)
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        cur.execute("PRAGMA journal_mode = WAL")
+        cur.execute("PRAGMA foreign_keys = ON")
+        cur.execute("PRAGMA synchronous = NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def read_session(engine: Engine) -> Session:
+    """A session for reading (a deferred transaction: a consistent WAL snapshot)."""
+    return Session(engine, expire_on_commit=False)
+
+
+def write_session(engine: Engine) -> Session:
+    """A session whose transaction takes the write lock at once (``BEGIN IMMEDIATE``)."""
+    return Session(engine.execution_options(**{_IMMEDIATE: True}), expire_on_commit=False)
+
+
+def _is_lock_error(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+@contextmanager
+def unit_of_work(engine: Engine) -> Iterator[Session]:
+    """One short write transaction: commit on success, roll back on any error."""
+    with write_session(engine) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def run_write(engine: Engine, work: Callable[[Session], T], *, attempts: int = 5) -> T:
+    """Run ``work`` in one write transaction, retrying when another writer held the lock
+    longer than the busy timeout, so that "database is locked" never reaches a user."""
+    delay = 0.05
+    for attempt in range(attempts):
+        try:
+            with unit_of_work(engine) as session:
+                return work(session)
+        except OperationalError as exc:
+            if not _is_lock_error(exc) or attempt == attempts - 1:
+                if _is_lock_error(exc):
+                    raise CellcallError(
+                        _("The database is busy; please try again in a moment.")) from exc
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+    raise AssertionError("unreachable")
