@@ -1,0 +1,40 @@
+"""Objection answers, reachable from any node of the script."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from cellcall.i18n import _
+from cellcall.services import scripts
+from cellcall.tui.screens.base import CellcallModal
+from cellcall.tui.widgets.literal import literal
+
+
+class ObjectionsScreen(CellcallModal):
+    CSS_PATH = "objections.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", _("Cancel"), id="objections.cancel"),
+    ]
+
+    def __init__(self, objections: Sequence[scripts.Objection]) -> None:
+        super().__init__()
+        self.objections = objections
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="objections-box"):
+            yield Static(_("Objections"), id="objections-title")
+            yield OptionList(*[Option(literal(o.label), id=o.key) for o in self.objections],
+                             id="objections-list")
+
+    def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
+        self.dismiss(event.option.id)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)

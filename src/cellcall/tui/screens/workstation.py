@@ -1,0 +1,386 @@
+"""The operator's workstation: Ready → Preview → Dialing → Talking → Wrap-up.
+
+Every service call runs in a worker thread and comes back as a message or through
+``call_from_thread``; the screen itself only keeps what it shows. Dial takes the claimed
+queue item (its attempt id) and nothing else: no widget here accepts a number.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.timer import Timer
+from textual.widgets import Footer, Header, Static
+
+from cellcall.i18n import _
+from cellcall.models.base import utcnow
+from cellcall.models.campaigns import DialingMode
+from cellcall.models.timeclock import PauseReason
+from cellcall.services import queue, scripts
+from cellcall.services.workstation import StationState, Workstation
+from cellcall.telephony import events as phone_events
+from cellcall.tui.messages import PhoneEventMessage, ServiceFailed, Unlocked
+from cellcall.tui.screens.base import CellcallScreen
+from cellcall.tui.widgets.contact_card import ContactCard
+from cellcall.tui.widgets.literal import literal
+from cellcall.tui.widgets.script_panel import ScriptPanel
+from cellcall.tui.widgets.state_bar import StateBar
+
+PROGRESSIVE_DELAY_SECONDS = 5.0
+# SIP results that settle the call without the operator filling a form.
+AUTOMATIC_RESULTS = frozenset({"busy", "no_answer", "wrong_number", "technical_failure"})
+
+# Which actions each state allows (the footer shows only these).
+ACTIONS_BY_STATE: dict[str, frozenset[StationState]] = {
+    "dial": frozenset({StationState.PREVIEW}),
+    "hangup": frozenset({StationState.DIALING, StationState.TALKING}),
+    "mute": frozenset({StationState.TALKING}),
+    "pause": frozenset({StationState.READY, StationState.PREVIEW}),
+    "resume": frozenset({StationState.PAUSED}),
+    "logout": frozenset({StationState.READY, StationState.PREVIEW, StationState.PAUSED}),
+    "objections": frozenset({StationState.PREVIEW, StationState.DIALING,
+                             StationState.TALKING}),
+    "script_back": frozenset({StationState.PREVIEW, StationState.DIALING,
+                              StationState.TALKING}),
+    "script_choose": frozenset({StationState.PREVIEW, StationState.DIALING,
+                                StationState.TALKING}),
+    "retry_claim": frozenset({StationState.READY}),
+}
+
+
+class WorkstationScreen(CellcallScreen):
+    CSS_PATH = "workstation.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f5", "dial", _("Dial"), id="station.dial"),
+        Binding("f6", "hangup", _("Hang up"), id="station.hangup"),
+        Binding("f7", "mute", _("Mute"), id="station.mute"),
+        Binding("f8", "pause", _("Pause"), id="station.pause"),
+        Binding("f8", "resume", _("Resume"), id="station.resume"),
+        Binding("f9", "objections", _("Objections"), id="station.objections"),
+        Binding("backspace", "script_back", _("Back"), id="station.script_back"),
+        Binding("f2", "retry_claim", _("Look again"), id="station.retry_claim"),
+        Binding("f10", "logout", _("Log out"), id="station.logout"),
+        *[Binding(str(n), f"script_choose({n})", show=False, id=f"station.choice_{n}")
+          for n in range(1, 10)],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._walker: scripts.ScriptWalker | None = None
+        self._progressive_timer: Timer | None = None
+        self._retry_timer: Timer | None = None
+        self._muted = False
+        self._wrapup_started: datetime | None = None
+        self._last_result: str | None = None
+
+    @property
+    def station(self) -> Workstation:
+        return self.app.workstation  # type: ignore[attr-defined,no-any-return]
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield StateBar(id="state-bar")
+        with Horizontal(id="work-area"):
+            with VerticalScroll(id="contact-pane"):
+                yield ContactCard(id="contact-card")
+            yield ScriptPanel(id="script-panel")
+        yield Static("", id="station-message")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_interval(1.0, self._tick)
+        lease = max(10, self.station.config.queue.lease_seconds // 3)
+        self.set_interval(lease, self._renew_lease)
+        self.start_shift()
+
+    # --- state and display -------------------------------------------------------------
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        allowed = ACTIONS_BY_STATE.get(action)
+        if allowed is None:
+            return True
+        return self.station.clock.state in allowed
+
+    def _tick(self) -> None:
+        bar = self.query_one(StateBar)
+        clock = self.station.clock
+        bar.state = clock.state
+        bar.in_state = clock.elapsed()
+        bar.pause_reason = clock.pause_reason.value if clock.pause_reason else None
+
+    def _enter(self, state: StationState) -> None:
+        """The state changed: refresh what depends on it."""
+        self._tick()
+        self.refresh_bindings()
+        if state == StationState.READY:
+            self._show_contact()
+            self.claim_next()
+
+    def _say(self, text: str) -> None:
+        self.query_one("#station-message", Static).update(literal(text))
+
+    def _variables(self) -> dict[str, str]:
+        contact = self.station.current
+        user = self.station.user
+        if contact is None or user is None:
+            return {}
+        return {
+            "contact.first_name": contact.first_name,
+            "contact.last_name": contact.last_name,
+            "contact.company": contact.company,
+            "operator.first_name": user.display_name.split(" ")[0],
+            "client.name": contact.client_name,
+            "campaign.name": contact.campaign_name,
+        }
+
+    def _show_contact(self) -> None:
+        contact = self.station.current
+        self.query_one(ContactCard).show(contact, utcnow())
+        panel = self.query_one(ScriptPanel)
+        if contact is None:
+            self._walker = None
+            panel.display = False
+            return
+        panel.display = True
+        panel.show(self._walker, self._variables())
+
+    # --- shift --------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="station")
+    def start_shift(self) -> None:
+        self.station.start_shift()
+        self.app.call_from_thread(self._enter, StationState.READY)
+        self.app.call_from_thread(self._update_worked)
+
+    @work(thread=True, exclusive=False, exit_on_error=False, group="worked")
+    def _update_worked(self) -> None:
+        worked = self.station.worked_today()
+        self.app.call_from_thread(setattr, self.query_one(StateBar), "worked", worked)
+
+    # --- the queue ----------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="station")
+    def claim_next(self) -> None:
+        result = self.station.claim_next()
+        self.app.call_from_thread(self._claimed, result)
+
+    def _claimed(self, result: queue.ClaimedContact | queue.NothingCallable) -> None:
+        if isinstance(result, queue.NothingCallable):
+            self._say(result.reason)
+            self._show_contact()
+            wait = 60.0
+            if result.next_at is not None:
+                wait = min(wait, max(5.0, (result.next_at - utcnow()).total_seconds()))
+            self._retry_timer = self.set_timer(wait, self._retry_if_ready)
+            return
+        self._say("")
+        script = self.station.script()
+        self._walker = scripts.ScriptWalker(script) if script is not None else None
+        self._enter(StationState.PREVIEW)
+        self._show_contact()
+        if result.dialing_mode == DialingMode.PROGRESSIVE:
+            self._say(_("Progressive mode: the call starts in {n} seconds.").format(
+                n=int(PROGRESSIVE_DELAY_SECONDS)))
+            self._progressive_timer = self.set_timer(PROGRESSIVE_DELAY_SECONDS,
+                                                     self._progressive_dial)
+
+    def _retry_if_ready(self) -> None:
+        if self.station.clock.state == StationState.READY and not self.app.locked:  # type: ignore[attr-defined]
+            self.claim_next()
+
+    def action_retry_claim(self) -> None:
+        self.claim_next()
+
+    def _progressive_dial(self) -> None:
+        if self.station.clock.state == StationState.PREVIEW:
+            self.action_dial()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="lease")
+    def _renew_lease(self) -> None:
+        if self.station.current is not None and not self.app.locked:  # type: ignore[attr-defined]
+            self.station.renew_lease()
+
+    @on(Unlocked)
+    def _after_unlock(self) -> None:
+        self._renew_after_lock()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="lease")
+    def _renew_after_lock(self) -> None:
+        if self.station.current is None:
+            return
+        try:
+            self.station.renew_lease()
+        except Exception:
+            # The lease ran out during a long lock: the contact went back to the queue.
+            self.station.forget_current()
+            self.app.call_from_thread(self._lost_contact)
+
+    def _lost_contact(self) -> None:
+        self._say(_("The contact went back to the queue while the station was locked."))
+        self._enter(StationState.READY)
+
+    # --- the call -----------------------------------------------------------------------
+    def action_dial(self) -> None:
+        if self._progressive_timer is not None:
+            self._progressive_timer.stop()
+        contact = self.station.current
+        phone = self.app.phone  # type: ignore[attr-defined]
+        if contact is None:
+            return
+        if phone is None:
+            self._say(_("No phone is connected to this station."))
+            return
+        self.station.clock.move(StationState.DIALING)
+        self._enter(StationState.DIALING)
+        self._say(_("Dialing…"))
+        phone.dial(contact.attempt_id)
+
+    def action_hangup(self) -> None:
+        phone = self.app.phone  # type: ignore[attr-defined]
+        if phone is not None:
+            phone.hangup()
+
+    def action_mute(self) -> None:
+        phone = self.app.phone  # type: ignore[attr-defined]
+        if phone is None:
+            return
+        self._muted = not self._muted
+        phone.set_mute(self._muted)
+        self.query_one(StateBar).detail = _("muted") if self._muted else ""
+
+    def on_phone_event_message(self, message: PhoneEventMessage) -> None:
+        event = message.event
+        contact = self.station.current
+        bar = self.query_one(StateBar)
+        if isinstance(event, phone_events.AgentLegChanged):
+            bar.phone_up = event.up
+            return
+        if isinstance(event, phone_events.EngineError):
+            self._say(event.message)
+            if self.station.clock.state == StationState.DIALING:
+                # The engine refused before any INVITE left: the contact is still ours.
+                self.station.clock.move(StationState.PREVIEW)
+                self._enter(StationState.PREVIEW)
+            return
+        if contact is None or getattr(event, "attempt_id", None) != contact.attempt_id:
+            return
+        if isinstance(event, phone_events.CallProgress):
+            if event.state == "ringing":
+                bar.detail = _("ringing")
+            elif event.state == "connected":
+                bar.detail = ""
+                self.station.clock.move(StationState.TALKING)
+                self._enter(StationState.TALKING)
+                self._say("")
+        elif isinstance(event, phone_events.CallTimeWarning):
+            bar.detail = _("call ends in {n} s").format(n=event.seconds_left)
+        elif isinstance(event, phone_events.CallEnded):
+            bar.detail = ""
+            self._muted = False
+            self._call_ended(event)
+
+    def _call_ended(self, event: phone_events.CallEnded) -> None:
+        self.station.clock.move(StationState.WRAP_UP)
+        self._enter(StationState.WRAP_UP)
+        if event.result in AUTOMATIC_RESULTS:
+            labels = {"busy": _("Busy: the contact will be called again later."),
+                      "no_answer": _("No answer: the contact will be called again later."),
+                      "wrong_number": _("Wrong number."),
+                      "technical_failure": _("Technical failure: the contact goes back to "
+                                             "the queue.")}
+            self._say(labels[event.result])
+            self.record_automatic(event.result)
+            return
+        self.open_wrap_up()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="station")
+    def record_automatic(self, result: str) -> None:
+        self.station.record_automatic(result)
+        self.app.call_from_thread(self._enter, StationState.READY)
+
+    # --- wrap-up ----------------------------------------------------------------------------
+    @work(thread=True, exclusive=True, exit_on_error=False, group="station")
+    def open_wrap_up(self) -> None:
+        context = self.station.wrap_up_context()
+        self.app.call_from_thread(self._push_wrap_up, context)
+
+    def _push_wrap_up(self, context: object) -> None:
+        from cellcall.tui.screens.wrapup import WrapUpScreen
+
+        self._wrapup_started = utcnow()
+        path = tuple(self._walker.path) if self._walker is not None else ()
+        contact = self.station.current
+        assert contact is not None
+        self.app.push_screen(WrapUpScreen(context, contact=contact, script_path=path,  # type: ignore[arg-type]
+                                          started=self._wrapup_started),
+                             callback=self._wrapped_up)
+
+    def _wrapped_up(self, outcome_id: object) -> None:
+        self._walker = None
+        self._say(_("Outcome saved."))
+        self._enter(StationState.READY)
+        self._update_worked()
+
+    # --- script ------------------------------------------------------------------------------
+    def action_script_choose(self, number: int) -> None:
+        if self._walker is None:
+            return
+        if self._walker.choose(number - 1):
+            self.query_one(ScriptPanel).show(self._walker, self._variables())
+
+    def action_script_back(self) -> None:
+        if self._walker is not None and self._walker.back():
+            self.query_one(ScriptPanel).show(self._walker, self._variables())
+
+    def action_objections(self) -> None:
+        from cellcall.tui.screens.objections import ObjectionsScreen
+
+        if self._walker is None or not self._walker.script.objections:
+            self._say(_("This script has no objection answers."))
+            return
+        self.app.push_screen(ObjectionsScreen(self._walker.script.objections),
+                             callback=self._objection_chosen)
+
+    def _objection_chosen(self, key: object) -> None:
+        if self._walker is not None and isinstance(key, str):
+            self._walker.open_objection(key)
+            self.query_one(ScriptPanel).show(self._walker, self._variables())
+
+    # --- pause and logout ------------------------------------------------------------------------
+    def action_pause(self) -> None:
+        from cellcall.tui.screens.pause import PauseScreen
+
+        self.app.push_screen(PauseScreen(), callback=self._pause_chosen)
+
+    def _pause_chosen(self, reason: object) -> None:
+        if isinstance(reason, PauseReason):
+            if self._progressive_timer is not None:
+                self._progressive_timer.stop()
+            self.pause(reason)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="station")
+    def pause(self, reason: PauseReason) -> None:
+        self.station.pause(reason)
+        self.app.call_from_thread(self._paused)
+
+    def _paused(self) -> None:
+        self._walker = None
+        self._say("")
+        self._enter(StationState.PAUSED)
+        self._show_contact()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="station")
+    def action_resume(self) -> None:
+        self.station.resume()
+        self.app.call_from_thread(self._enter, StationState.READY)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="station")
+    def action_logout(self) -> None:
+        self.station.logout()
+        self.app.call_from_thread(self.app.back_to_login)  # type: ignore[attr-defined]
+
+    def on_service_failed(self, message: ServiceFailed) -> None:
+        self._say(message.message)
+
