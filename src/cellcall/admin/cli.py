@@ -17,6 +17,7 @@ import typer
 from typer import TyperException
 
 from cellcall.admin import accounts, campaigns, maintenance
+from cellcall.admin import backup as backup_cmd
 from cellcall.admin.context import AdminContext, ctx_of, done
 from cellcall.config import default_data_dir
 from cellcall.errors import CellcallError
@@ -65,6 +66,7 @@ def init_command(ctx: typer.Context) -> None:
 accounts.register(app)
 campaigns.register(app)
 maintenance.register(app)
+backup_cmd.register(app)
 
 
 def _log_internal_error() -> Path | None:
