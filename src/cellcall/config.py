@@ -109,6 +109,12 @@ def _build_section(cls: type[Any], values: dict[str, Any], section: str) -> Any:
                 section=section, key=key))
         default = getattr(cls(), key)
         if isinstance(default, tuple):
+            # A list of the same length and item type (a string must not become a tuple).
+            if not isinstance(value, list) or len(value) != len(default) or not all(
+                    isinstance(v, type(d)) for v, d in zip(value, default, strict=True)):
+                raise ValidationError(
+                    _("Configuration key [{section}] {key} has the wrong type").format(
+                        section=section, key=key))
             value = tuple(value)
         if isinstance(default, bool) != isinstance(value, bool) or (
             not isinstance(value, type(default)) and not (
@@ -131,6 +137,9 @@ def load_config(path: str | Path | None = None, *, db: str | None = None) -> Con
         except FileNotFoundError:
             raise ValidationError(
                 _("Configuration file not found: {path}").format(path=path)) from None
+        except OSError as exc:  # a folder, no permission, ...
+            raise ValidationError(_("Cannot read the configuration file {path}: {error}")
+                                  .format(path=path, error=exc.strerror or exc)) from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise ValidationError(_("Configuration file {path} is not valid TOML: {error}")
                                   .format(path=path, error=exc)) from None
@@ -140,7 +149,10 @@ def load_config(path: str | Path | None = None, *, db: str | None = None) -> Con
             if not isinstance(value, str):
                 raise ValidationError(_("Configuration key data_dir must be a path"))
             kwargs["data_dir"] = Path(value).expanduser()
-        elif key in _SECTIONS and isinstance(value, dict):
+        elif key in _SECTIONS:
+            if not isinstance(value, dict):
+                raise ValidationError(_("Configuration key {key} must be a [{key}] table")
+                                      .format(key=key))
             kwargs[key] = _build_section(_SECTIONS[key], value, key)
         else:
             raise ValidationError(_("Unknown configuration key: {key}").format(key=key))
