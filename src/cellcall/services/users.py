@@ -65,7 +65,10 @@ def add_user(*, session: Session, actor: Actor, data: UserCreate,
     if not data.display_name.strip():
         raise ValidationError(_("The name must not be empty."))
     languages = parse_languages(",".join(data.languages))
-    ui_language = data.ui_language if data.ui_language in ("fr", "en") else "fr"
+    ui_language = data.ui_language.strip().lower()
+    if ui_language not in ("fr", "en"):  # refused, not silently replaced
+        raise ValidationError(_("Unknown interface language '{code}' (fr or en).").format(
+            code=data.ui_language))
     if session.exec(select(User).where(User.login == login)).first():
         raise ValidationError(_("A user with login '{login}' already exists.").format(
             login=login))
