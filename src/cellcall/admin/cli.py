@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()  # type: ignore[attr-defined]
             code = 2
         else:
-            message = exc.format_message()  # type: ignore[attr-defined]
+            message = exc.format_message()
             print(_("cellcall-admin: {error}").format(error=message), file=sys.stderr)
             code = int(getattr(exc, "exit_code", 2) or 2)
     except typer.Abort:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from cellcall.admin.context import ctx_of, done
@@ -21,8 +23,10 @@ def audit_verify(ctx: typer.Context) -> None:
         done(_("Audit log intact: {n} rows; head hash {head}.").format(
             n=result.rows_checked, head=result.head_hash))
         return
-    print(_("Audit log BROKEN at row {id}: {reason}.").format(
-        id=result.first_bad_id, reason=result.reason))
+    # On stderr like every other failure, so that scripts see one error line there.
+    print(_("cellcall-admin: error: {error}").format(
+        error=_("Audit log BROKEN at row {id}: {reason}.").format(
+            id=result.first_bad_id, reason=result.reason)), file=sys.stderr)
     raise typer.Exit(3)
 
 
