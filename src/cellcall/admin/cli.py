@@ -93,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
             exc.show()  # type: ignore[attr-defined]
             code = 2
         else:
-            message = exc.format_message()
+            # click lays some messages out on several lines (choices): keep one line.
+            message = " ".join(exc.format_message().split())
             print(_("cellcall-admin: {error}").format(error=message), file=sys.stderr)
             code = int(getattr(exc, "exit_code", 2) or 2)
     except typer.Abort:
