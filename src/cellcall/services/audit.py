@@ -100,6 +100,11 @@ def verify(*, session: Session) -> VerifyResult:
     for event in _rows(session):
         count += 1
         assert event.id is not None
+        # Ids are contiguous (a rolled-back row rolls its id back too): a gap means deleted
+        # rows, even when a later row was chained onto the last surviving one.
+        if event.id != last_id + 1:
+            return VerifyResult(False, count, event.id, "rows missing before this one",
+                                prev_hash)
         if event.prev_hash != prev_hash:
             return VerifyResult(False, count, event.id, "previous-hash mismatch", prev_hash)
         expected = compute_hash(prev_hash=prev_hash, event_id=event.id, at=event.at,
