@@ -14,18 +14,20 @@ from enum import StrEnum
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
 from cellcall.config import Config
 from cellcall.db import read_session, run_write
 from cellcall.errors import CellcallError, PermissionDeniedError
 from cellcall.i18n import _
 from cellcall.models.base import utcnow
+from cellcall.models.audit import AuditEvent
 from cellcall.models.campaigns import Campaign
+from cellcall.models.contacts import Contact
 from cellcall.models.timeclock import PauseReason
 from cellcall.models.users import Role, Station
 from cellcall.services import auth, outcomes, queue, scripts, timeclock
-from cellcall.services.actors import Actor
+from cellcall.services.actors import SYSTEM, Actor
 from cellcall.services.auth import LoggedIn
 
 
@@ -87,6 +89,18 @@ class WrapUpContext:
     callee_time_zone: str
 
 
+def _last_activity(session: Session, login: str, floor: datetime) -> datetime:
+    """When the user last did something before the login that just happened."""
+    mine = select(AuditEvent).where(AuditEvent.actor == login).order_by(
+        col(AuditEvent.id).desc())
+    events = session.exec(mine.limit(50)).all()
+    # events[0] is the login of this session; what came before it is the dead session.
+    for event in events[1:]:
+        if event.action != "login":
+            return max(event.at, floor)
+    return floor
+
+
 class Workstation:
     """One user at one station: the services a station uses, each its own transaction."""
 
@@ -146,8 +160,20 @@ class Workstation:
         actor = self.actor
         if actor.role != Role.OPERATOR:
             raise PermissionDeniedError(_("Only operators work at a station."))
-        run_write(self.engine, lambda s: timeclock.clock_in(
-            session=s, actor=actor, station_id=self.station_id, now=utcnow()))
+
+        def work(session: Session) -> None:
+            stale = timeclock.open_entry(session=session, user_id=actor.user_id or 0)
+            if stale is not None:
+                # A terminal died with the shift open: close it at the user's last traced
+                # action, so the dead time is neither paid nor blocking today's clock-in.
+                timeclock.close_open_entry(session=session, actor=SYSTEM,
+                                           user_id=actor.user_id or 0,
+                                           at=_last_activity(session, actor.login,
+                                                             stale.started_at))
+            timeclock.clock_in(session=session, actor=actor, station_id=self.station_id,
+                               now=utcnow())
+
+        run_write(self.engine, work)
         self.clock.move(StationState.READY)
 
     def logout(self) -> None:
@@ -221,7 +247,9 @@ class Workstation:
                                             calendar=script.calendar, now=utcnow())
             specs = outcomes.dispositions_for(campaign_type=campaign.type, script=script,
                                               configured=list(campaign.dispositions))
-        zone = contact.time_zones[0] if contact.time_zones else self.config.site.timezone
+            row = session.get(Contact, contact.contact_id)
+            assert row is not None
+            zone = str(outcomes.callee_zone(row))
         return WrapUpContext(tuple(specs), script, tuple(slots), zone)
 
     def record_outcome(self, data: outcomes.OutcomeInput) -> int:
@@ -259,6 +287,6 @@ class Workstation:
             return timedelta(0)
         user_id = self.user.user_id
         with read_session(self.engine) as session:
-            summary = timeclock.worked_today(session=session, user_id=user_id, now=utcnow(),
+            summary: timedelta = timeclock.worked_today(session=session, user_id=user_id, now=utcnow(),
                                              site_timezone=self.config.site.timezone)
-        return summary if isinstance(summary, timedelta) else summary.work
+        return summary

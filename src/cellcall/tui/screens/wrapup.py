@@ -108,9 +108,10 @@ class WrapUpScreen(CellcallModal):
                 widgets.append(Label(literal(q.label)))
                 qid = f"survey-{q.key}"
                 if q.kind == "single":
-                    widgets.append(Select([(literal(o), o) for o in q.options], id=qid))
+                    widgets.append(Select([(literal(o.label), o.key) for o in q.options],
+                                          id=qid))
                 elif q.kind == "multiple":
-                    widgets.append(SelectionList[str](*[(literal(o), o) for o in q.options],
+                    widgets.append(SelectionList[str](*[(literal(o.label), o.key) for o in q.options],
                                                       id=qid))
                 elif q.kind == "scale":
                     widgets.append(Select([(str(n), n) for n in
