@@ -101,7 +101,8 @@ def _copy(source: Path, target: Path, *, busy_timeout_ms: int, pages_per_step: i
             def on_step(_status: int, remaining: int, total: int) -> None:
                 nonlocal last_remaining, restarts, total_pages
                 total_pages = total
-                if last_remaining is not None and remaining > last_remaining:
+                # Every step copies pages, so no progress means it started over (or waited).
+                if last_remaining is not None and remaining >= last_remaining:
                     restarts += 1
                     if restarts > MAX_RESTARTS:
                         raise _Restarted
