@@ -6,7 +6,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from cellcall.admin.context import ctx_of, done, err_console
 from cellcall.i18n import _
@@ -25,7 +31,7 @@ def backup_command(
     engine = admin.engine()
     with Progress(
         TextColumn("{task.description}"), BarColumn(),
-        TextColumn("{task.completed}/{task.total} pages"), TimeRemainingColumn(),
+        MofNCompleteColumn(), TextColumn(_("pages")), TimeRemainingColumn(),
         console=err_console, transient=True, disable=not err_console.is_terminal,
     ) as bar:
         task = bar.add_task(_("Backing up"), total=None)
