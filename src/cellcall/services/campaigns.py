@@ -107,7 +107,7 @@ def list_campaigns(*, session: Session, actor: Actor) -> list[CampaignView]:
         select(Contact.campaign_id, func.count()).group_by(col(Contact.campaign_id))).all())
     rows = session.exec(select(Campaign, Client).join(Client).order_by(col(Campaign.slug))).all()
     return [CampaignView(c.id or 0, c.slug, c.name, cl.name, c.type, c.audience, c.country,
-                         tuple(c.languages), c.status, counts.get(c.id, 0)) for c, cl in rows]
+                         tuple(c.languages), c.status, counts.get(c.id or 0, 0)) for c, cl in rows]
 
 
 def close_campaign(*, session: Session, actor: Actor, slug: str) -> None:
