@@ -133,6 +133,7 @@ def reset_password(*, session: Session, actor: Actor, login: str,
     user.password_hash = passwords.hash_password(password)
     user.must_change_password = True
     user.failed_attempts = 0
+    user.lockouts = 0
     user.locked_until = None
     session.add(user)
     audit.record(session=session, actor=actor, action="user.reset-password", target=user.login)
