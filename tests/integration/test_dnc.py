@@ -106,7 +106,7 @@ def test_dnc_numbers_are_then_refused_by_contact_imports(admin, site: Path,  # t
 
 
 @pytest.mark.parametrize("case", ["missing", "empty", "no-phone-column", "bad-country",
-                                  "bad-source", "only-blank-lines"])
+                                  "bad-source", "only-blank-lines", "unreadable-xlsx"])
 def test_bad_inputs_are_refused_and_nothing_is_written(admin, site: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                        case: str) -> None:
     path = tmp_path / "list.txt"
@@ -122,6 +122,9 @@ def test_bad_inputs_are_refused_and_nothing_is_written(admin, site: Path, tmp_pa
         path = write_csv(tmp_path / "x.csv", ["nom", "ville"], [["A", "Paris"]])
     elif case == "bad-country":
         extra = ["--country", "ZZ"]
+    elif case == "unreadable-xlsx":
+        path = tmp_path / "list.xlsx"
+        path.write_bytes(b"PK\x03\x04 broken")
     elif case == "bad-source":
         extra = ["--source", " "]
     before = snapshot(site)

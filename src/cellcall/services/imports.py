@@ -95,7 +95,6 @@ INSERT_COLUMNS = (
     "consent_wording", "has_contract", "status", "attempts", "demo_behaviour", "created_at",
 )
 _CHUNK_ROWS = 2000
-_WRITE_CHUNK_ROWS = 5000
 # Below this many rows, starting worker processes costs more than it saves.
 PARALLEL_FROM_ROWS = 20_000
 _CHECK_ATTEMPTS = 3
@@ -219,6 +218,14 @@ class RowContext:
 Converted = tuple[int, bool, tuple[Any, ...]] | str
 """(E.164 digits as int, lacks consent and contract, insert values) or a reject reason."""
 
+Verdict = tuple[int, bool] | str
+"""(E.164 digits as int, lacks consent and contract) or a reject reason."""
+
+ChunkResult = tuple[list[Verdict], bytes]
+"""A verdict for every row of a chunk, and the converted rows' insert values, pickled (the
+checking process only needs the verdicts: it passes the values on to the spool as they
+are, without unpickling them)."""
+
 
 class RowConverter:
     """Turns the cells of one row into the values to insert, or a reason to reject it.
@@ -336,9 +343,18 @@ class RowConverter:
         lacks_consent = self.context.solicitation and consent_at is None and not contract
         return int(e164[1:]), lacks_consent, row
 
-    def convert_chunk(self, chunk: list[tuple[int, list[str]]]) -> list[Converted]:
+    def convert_chunk(self, chunk: list[tuple[int, list[str]]]) -> ChunkResult:
         convert = self.convert
-        return [convert(cells) for _line, cells in chunk]
+        verdicts: list[Verdict] = []
+        rows: list[tuple[Any, ...]] = []
+        for _line, cells in chunk:
+            result = convert(cells)
+            if isinstance(result, str):
+                verdicts.append(result)
+            else:
+                verdicts.append((result[0], result[1]))
+                rows.append(result[2])
+        return verdicts, pickle.dumps(rows, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def _dialect_from_url(url: str) -> Dialect:
@@ -356,7 +372,7 @@ def _init_worker(layout: Layout, context: RowContext, width: int) -> None:
     _WORKER = RowConverter(layout, context, _dialect_from_url(context.dialect_url), width)
 
 
-def _convert_in_worker(chunk: list[tuple[int, list[str]]]) -> list[Converted]:
+def _convert_in_worker(chunk: list[tuple[int, list[str]]]) -> ChunkResult:
     assert _WORKER is not None
     return _WORKER.convert_chunk(chunk)
 
@@ -375,7 +391,7 @@ def _chunks(rows: Iterable[tuple[int, list[str]]],
 
 def _converted_chunks(
     chunks: Iterator[list[tuple[int, list[str]]]], converter: RowConverter, workers: int,
-) -> Iterator[tuple[list[tuple[int, list[str]]], list[Converted]]]:
+) -> Iterator[tuple[list[tuple[int, list[str]]], ChunkResult]]:
     """Convert chunks in order, in ``workers`` processes (0: in this process). At most a
     few chunks are in flight, so memory stays flat whatever the file's size."""
     if workers <= 0:
@@ -385,10 +401,10 @@ def _converted_chunks(
     pool = ProcessPoolExecutor(
         max_workers=workers, mp_context=get_context("spawn"), initializer=_init_worker,
         initargs=(converter.layout, converter.context, converter.width))
-    pending: deque[tuple[list[tuple[int, list[str]]], Future[list[Converted]] | None]] = deque()
+    pending: deque[tuple[list[tuple[int, list[str]]], Future[ChunkResult] | None]] = deque()
     broken = False  # the workers died or could not start: carry on in this process
 
-    def ready() -> Iterator[tuple[list[tuple[int, list[str]]], list[Converted]]]:
+    def ready() -> Iterator[tuple[list[tuple[int, list[str]]], ChunkResult]]:
         nonlocal broken
         done_chunk, future = pending.popleft()
         if future is not None and not broken:
@@ -401,7 +417,7 @@ def _converted_chunks(
 
     try:
         for chunk in chunks:
-            future: Future[list[Converted]] | None = None
+            future: Future[ChunkResult] | None = None
             if not broken:
                 try:
                     future = pool.submit(_convert_in_worker, chunk)
@@ -417,8 +433,15 @@ def _converted_chunks(
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def auto_workers(estimated_rows: int | None) -> int:
-    cpus = os.cpu_count() or 1
+    cpus = _usable_cpus()
     if cpus < 2 or estimated_rows is None or estimated_rows < PARALLEL_FROM_ROWS:
         return 0
     return min(cpus, 4)
@@ -514,33 +537,31 @@ class ImportSummary:
 
 
 class _Spool:
-    """Accepted rows, pickled in chunks to an anonymous temporary file (gone on close)."""
+    """Accepted rows in an anonymous temporary file (gone on close): for each chunk, the
+    pickled rows as the converter made them, and the positions of those to leave out."""
 
     def __init__(self) -> None:
         self._fh: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
-        self._buffer: list[tuple[Any, ...]] = []
         self.rows = 0
 
-    def add(self, row: tuple[Any, ...]) -> None:
-        self._buffer.append(row)
-        self.rows += 1
-        if len(self._buffer) >= _WRITE_CHUNK_ROWS:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._buffer:
-            pickle.dump(self._buffer, self._fh, protocol=pickle.HIGHEST_PROTOCOL)
-            self._buffer = []
+    def add(self, rows_blob: bytes, converted: int, left_out: list[int]) -> None:
+        if converted > len(left_out):
+            pickle.dump((rows_blob, left_out), self._fh, protocol=pickle.HIGHEST_PROTOCOL)
+            self.rows += converted - len(left_out)
 
     def chunks(self) -> Iterator[list[tuple[Any, ...]]]:
-        self._flush()
         self._fh.seek(0)
         while True:
             try:
-                # Our own file, written above in this process: safe to unpickle.
-                yield pickle.load(self._fh)  # noqa: S301
+                # Our own file and our own workers' output: safe to unpickle.
+                blob, left_out = pickle.load(self._fh)  # noqa: S301
             except EOFError:
                 return
+            rows: list[tuple[Any, ...]] = pickle.loads(blob)  # noqa: S301
+            if left_out:
+                skip = set(left_out)
+                rows = [row for i, row in enumerate(rows) if i not in skip]
+            yield rows
 
     def close(self) -> None:
         self._fh.close()
@@ -628,15 +649,19 @@ def _run_check(checked: CheckedImport, snapshot: Snapshot, reader: TableReader,
             padded = cells + [""] * (width - len(cells))
             rejects.writerow([str(line), reason, *padded])
 
-    for chunk, results in _converted_chunks(_chunks(reader.rows(), _CHUNK_ROWS),
-                                            converter, workers):
-        for (line, cells), result in zip(chunk, results, strict=True):
+    for chunk, (verdicts, rows_blob) in _converted_chunks(
+            _chunks(reader.rows(), _CHUNK_ROWS), converter, workers):
+        converted = 0
+        left_out: list[int] = []
+        for (line, cells), verdict in zip(chunk, verdicts, strict=True):
             checked.rows_read += 1
-            if isinstance(result, str):
+            if isinstance(verdict, str):
                 checked.rejected += 1
-                reject(line, cells, result)
+                reject(line, cells, verdict)
                 continue
-            key, lacks_consent, row = result
+            position = converted
+            converted += 1
+            key, lacks_consent = verdict
             if key in dnc:
                 checked.dnc += 1
                 reject(line, cells, reasons["dnc"])
@@ -648,9 +673,11 @@ def _run_check(checked: CheckedImport, snapshot: Snapshot, reader: TableReader,
                 reject(line, cells, reasons["duplicate_file"])
             else:
                 seen.add(key)
-                spool.add(row)
                 if lacks_consent and checked.without_consent is not None:
                     checked.without_consent += 1
+                continue
+            left_out.append(position)
+        spool.add(rows_blob, converted, left_out)
         if progress is not None:
             progress("check", checked.rows_read, total)
 

@@ -70,7 +70,7 @@ def _display(path: Path) -> str:
 
 
 def _is_blank(cells: list[str]) -> bool:
-    return all(not c.strip() for c in cells)
+    return not "".join(cells).strip()
 
 
 def _scan_bytes(path: Path) -> tuple[str, int]:
