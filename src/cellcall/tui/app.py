@@ -9,6 +9,7 @@ define, so a ``[@click=...]`` smuggled into a name could never run anything anyw
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import ClassVar
 
@@ -173,6 +174,9 @@ class CellcallApp(App[None]):
     # --- the phone engine ------------------------------------------------------------------------
     def _on_phone_event(self, event: object) -> None:
         """Called in the engine's thread: hand the event to the UI thread as a message."""
+        if threading.get_ident() == self._thread_id:
+            self._deliver_phone_event(event)
+            return
         try:
             self.call_from_thread(self._deliver_phone_event, event)
         except RuntimeError:
