@@ -1,0 +1,925 @@
+"""The station's SIP engine: one pjsua2 Endpoint, driven by one thread of its own.
+
+Threading. ``SipPhone.start`` creates the engine thread; that thread calls ``libCreate``,
+``libInit``, ``transportCreate``, ``libStart`` and every later pjsua2 function, and loops on
+``libHandleEvents(10)`` (``threadCnt = 0``: pjsua runs no worker thread, so every SIP
+callback runs on the engine thread). Other threads only put commands on a queue
+(``dial``, ``hangup``, ...). pjsua2 callbacks post small events to a second queue that the
+loop handles after each poll; the one exception is ``onCallMediaState``, which bridges the
+audio at once as pjsua2's samples do. Every pjsua2 object is created, kept referenced and
+dropped on the engine thread (a Call until DISCONNECTED), and ``libDestroy`` runs there.
+
+Audio. The customer leg is bridged to the agent leg in the conference bridge (both ways),
+and both feed a WAV recorder once the customer answered.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import itertools
+import logging
+import os
+import queue
+import shutil
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pjsua2 as pj
+from sqlalchemy.engine import Engine
+
+from cellcall.db import read_session
+from cellcall.errors import CellcallError, ValidationError
+from cellcall.i18n import _
+from cellcall.models.base import utcnow
+from cellcall.models.users import Station
+from cellcall.services.actors import Actor
+from cellcall.telephony import events as ev
+from cellcall.telephony import records
+from cellcall.telephony.config import TelephonyConfig, read_secret
+from cellcall.telephony.identity import campaigns_to_check, check_caller_identity
+from cellcall.telephony.pjlib import (
+    LogToPython,
+    endpoint_config,
+    media_transport_config,
+    quiet_pjlib,
+    set_codec_priorities,
+    wav_seconds,
+)
+from cellcall.telephony.recovery import recover_interrupted
+from cellcall.telephony.results import classify_end
+
+log = logging.getLogger("cellcall.telephony")
+
+POLL_MS = 10
+DTMF_DIGITS = frozenset("0123456789*#ABCD")
+MAX_DTMF = 32
+# After the engine hung up, how long to wait for pjsua's DISCONNECTED before writing the
+# row anyway (the call object stays referenced until it does disconnect).
+HANGUP_GRACE_S = 10.0
+SHUTDOWN_WAIT_S = 3.0
+WAV_CLOSE_WAIT_S = 2.0
+AGENT_RETRY_FIRST_S = 2.0
+_TRANSPORTS = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP,
+               "tls": pj.PJSIP_TRANSPORT_TLS}
+
+_live_phones: weakref.WeakSet[SipPhone] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_live_phones() -> None:
+    # The engine thread is a daemon: stop it properly before the interpreter goes away.
+    for phone in list(_live_phones):
+        phone.stop()
+
+
+# --- pjsua2 subclasses: they only post events (and bridge media) --------------------------
+Sink = queue.SimpleQueue[tuple[Any, ...]]
+
+
+class _Call(pj.Call):  # type: ignore[misc]
+    """A call of any role; holds no reference to the engine (no cycles across threads)."""
+
+    def __init__(self, account: Any, sink: Sink, key: int, role: str,
+                 media_handler: weakref.WeakMethod[Callable[[_Call], None]] | None,
+                 call_id: int = pj.PJSUA_INVALID_ID) -> None:
+        super().__init__(account, call_id)
+        self.sink = sink
+        self.key = key
+        self.role = role
+        self.responded = False
+        self._media_handler = media_handler
+
+    def onCallState(self, prm: Any) -> None:
+        ci = self.getInfo()
+        self.sink.put(("state", self.key, ci.state, ci.lastStatusCode, ci.lastReason))
+
+    def onCallTsxState(self, prm: Any) -> None:
+        e = prm.e
+        if (not self.responded and e.type == pj.PJSIP_EVENT_TSX_STATE
+                and e.body.tsxState.type == pj.PJSIP_EVENT_RX_MSG):
+            self.responded = True
+            self.sink.put(("responded", self.key))
+
+    def onCallMediaState(self, prm: Any) -> None:
+        handler = self._media_handler() if self._media_handler is not None else None
+        if handler is not None:
+            handler(self)
+
+    def onCallTransferRequest(self, prm: Any) -> None:
+        prm.statusCode = 603  # Decline: no transfer, ever
+        self.sink.put(("refer", self.key, str(prm.dstUri)[:200]))
+
+    def onCallReplaceRequest(self, prm: Any) -> None:
+        prm.statusCode = 603
+        self.sink.put(("replace", self.key))
+
+    def onCallRedirected(self, prm: Any) -> int:
+        # A 3xx would make us call a number the queue did not choose.
+        self.sink.put(("redirect", self.key, str(prm.targetUri)[:200]))
+        return int(pj.PJSIP_REDIRECT_REJECT)
+
+
+class _Account(pj.Account):  # type: ignore[misc]
+    def __init__(self, sink: Sink, keys: itertools.count[int]) -> None:
+        super().__init__()
+        self.sink = sink
+        self.keys = keys
+
+    def onIncomingCall(self, prm: Any) -> None:
+        call = _Call(self, self.sink, next(self.keys), "incoming", None, prm.callId)
+        self.sink.put(("incoming", call))
+
+    def onRegState(self, prm: Any) -> None:
+        self.sink.put(("reg", int(prm.code), str(prm.reason), int(prm.expiration)))
+
+    def onIncomingSubscribe(self, prm: Any) -> None:
+        prm.code = 403
+
+
+# --- state owned by the engine thread ------------------------------------------------------
+@dataclass(eq=False)
+class _CustomerCall:
+    attempt_id: int
+    call: _Call
+    actor: str
+    started: float
+    state: str = ev.DIALING
+    answered_at: datetime | None = None
+    connected_at: float | None = None
+    media: Any = None
+    recorder: Any = None
+    recording_path: Path | None = None
+    local_reason: str | None = None
+    hangup_at: float | None = None
+    warned: bool = False
+    muted: bool = False
+    held: bool = False
+
+
+@dataclass(eq=False)
+class _AgentLeg:
+    mode: str
+    up: bool = False
+    source: Any = None      # what the customer hears
+    sink: Any = None        # where the customer's voice goes
+    player: Any = None      # null leg with a tone
+    call: _Call | None = None
+    retry_at: float | None = None
+    backoff: float = AGENT_RETRY_FIRST_S
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class _Settings:
+    """What ``SipPhone.__init__`` checked, for the engine thread."""
+
+    config: TelephonyConfig
+    secret: str
+    desk_phone_uri: str
+    recordings_dir: Path
+    station_label: str
+    caller_numbers: tuple[str, ...] = field(default_factory=tuple)
+
+
+class SipPhone:
+    """The pjsua2 engine behind ``Phone`` (see the module documentation)."""
+
+    def __init__(self, *, engine: Engine, config: TelephonyConfig,
+                 station_id: int | None = None, operator: Actor | None = None,
+                 desk_phone_uri: str | None = None, station_label: str | None = None,
+                 on_stopped: Callable[[], None] | None = None) -> None:
+        """Check the configuration (raises ``CellcallError`` with one clear sentence):
+        secrets file, caller identity of every open campaign, desk phone URI."""
+        self.engine = engine
+        self.config = config
+        self.station_id = station_id
+        self._operator = operator
+        self._on_stopped = on_stopped
+        secret = read_secret(config.secret_file) if config.secret_file else ""
+        check_caller_identity(config=config, campaigns=campaigns_to_check(engine))
+        uri = desk_phone_uri or ""
+        label = station_label or (f"station:{station_id}" if station_id else "station")
+        if station_id is not None:
+            with read_session(engine) as session:
+                station = session.get(Station, station_id)
+                if station is not None:
+                    uri = uri or station.desk_phone_uri or ""
+                    label = station_label or f"station:{station.name}"
+        if config.agent_leg == "desk_phone" and not uri:
+            raise ValidationError(_(
+                "This station has no desk phone: set its SIP URI (cellcall-admin station) or "
+                "choose another [telephony] agent_leg"))
+        if not config.recordings_dir:
+            raise ValidationError(_("Configuration: [telephony] recordings_dir is not set"))
+        numbers = {n for n in (*config.caller_ids.values(), config.default_caller_id) if n}
+        self._settings = _Settings(config, secret, uri, Path(config.recordings_dir), label,
+                                   tuple(sorted(numbers)))
+        self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
+        self._sink: Sink = queue.SimpleQueue()
+        self._listeners: list[Callable[[object], None]] = []
+        self._listeners_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._lock = threading.Lock()
+        self._stopped = False
+        self.local_address: tuple[str, int] | None = None
+        self.failed: str | None = None
+        # Engine-thread state.
+        self._keys = itertools.count(1)
+        self._ep: Any = None
+        self._writer: LogToPython | None = None
+        self._transport_id: int | None = None
+        self._main_account: _Account | None = None
+        self._accounts: dict[str, _Account] = {}
+        self._calls: dict[int, _Call] = {}
+        self._customer: _CustomerCall | None = None
+        self._agent = _AgentLeg(config.agent_leg)
+        self._registered: bool | None = None
+        self._domain = ""
+
+    # --- the Phone API (any thread) --------------------------------------------------------
+    def subscribe(self, listener: Callable[[object], None]) -> None:
+        with self._listeners_lock:
+            self._listeners.append(listener)
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None or self._stopped:
+                return
+            self._thread = threading.Thread(target=self._run, name="cellcall-sip",
+                                            daemon=True)
+            _live_phones.add(self)
+            self._thread.start()
+
+    def wait_ready(self, timeout: float = 10.0) -> bool:
+        """True once the library runs (False if it failed to start or took too long)."""
+        return self._ready.wait(timeout) and self.failed is None
+
+    def stop(self) -> None:
+        with self._lock:
+            thread = self._thread
+            if self._stopped:
+                return
+            self._stopped = True
+        if thread is not None:
+            self._commands.put(("stop", None))
+            thread.join(timeout=30)
+            if thread.is_alive():
+                log.error("the SIP engine thread did not stop")
+        _live_phones.discard(self)
+        if self._on_stopped is not None:
+            self._on_stopped()
+
+    def dial(self, attempt_id: int) -> None:
+        self._commands.put(("dial", int(attempt_id)))
+
+    def hangup(self) -> None:
+        self._commands.put(("hangup", None))
+
+    def set_mute(self, muted: bool) -> None:
+        self._commands.put(("mute", bool(muted)))
+
+    def set_hold(self, held: bool) -> None:
+        self._commands.put(("hold", bool(held)))
+
+    def send_dtmf(self, digits: str) -> None:
+        self._commands.put(("dtmf", str(digits)))
+
+    def set_operator(self, operator: Actor | None) -> None:
+        """The operator logged in at this station (None at logout): dials of attempts
+        claimed by anyone else are refused."""
+        self._commands.put(("operator", operator))
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # --- engine thread ---------------------------------------------------------------------
+    def _emit(self, event: object) -> None:
+        with self._listeners_lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event)
+            except Exception:
+                log.exception("a phone event listener failed")
+
+    def _error(self, message: str) -> None:
+        self._emit(ev.EngineError(message))
+
+    def _actor_label(self) -> str:
+        return self._operator.label if self._operator is not None else \
+            self._settings.station_label
+
+    def _run(self) -> None:
+        failure = self._start_library()
+        if failure is not None:
+            # Outside the except block: the traceback (and any pjsua2 object its frames
+            # hold) is gone before libDestroy.
+            self.failed = failure
+            self._ready.set()
+            self._error(_("The telephone could not start: {error}").format(error=failure))
+            self._destroy_library()
+            return
+        self._ready.set()
+        try:
+            while True:
+                self._ep.libHandleEvents(POLL_MS)
+                self._handle_callbacks()
+                if self._handle_commands():
+                    break
+                self._tick(time.monotonic())
+        except Exception:
+            log.exception("the SIP engine failed")
+            self._error(_("The telephone stopped after an internal error."))
+        finally:
+            self._shutdown()
+            # Only now: _shutdown's locals (calls, accounts) are gone. A pjsua2 object
+            # destroyed after libDestroy would touch freed library state.
+            self._destroy_library()
+
+    def _start_library(self) -> str | None:
+        """Start everything; the reason (for the operator) when it failed."""
+        try:
+            recover_interrupted(engine=self.engine, station_id=self.station_id)
+            self._init_library()
+        except CellcallError as exc:
+            log.exception("the SIP engine did not start")
+            return str(exc)
+        except Exception as exc:
+            log.exception("the SIP engine did not start")
+            return _pj_text(exc)
+        return None
+
+    def _init_library(self) -> None:
+        cfg = self._settings.config
+        quiet_pjlib()
+        self._ep = pj.Endpoint()
+        self._ep.libCreate()  # pj_init registers this thread with pjlib
+        self._writer = LogToPython()
+        self._ep.libInit(endpoint_config(
+            log_level=cfg.log_level, writer=self._writer, clock_rate=cfg.clock_rate,
+            echo_canceller=cfg.agent_leg == "sound_device"))
+        if cfg.agent_leg != "sound_device":
+            self._ep.audDevManager().setNullDev()
+        tc = pj.TransportConfig()
+        tc.boundAddress = cfg.bind_address
+        tc.port = cfg.sip_port
+        if cfg.transport == "tls":
+            tc.tlsConfig.CaListFile = cfg.tls_ca_file
+            tc.tlsConfig.verifyServer = cfg.tls_verify_server
+        self._transport_id = self._ep.transportCreate(_TRANSPORTS[cfg.transport], tc)
+        name = str(self._ep.transportGetInfo(self._transport_id).localName)
+        host, _sep, port = name.rpartition(":")
+        self.local_address = (host, int(port))
+        self._ep.libStart()
+        set_codec_priorities(self._ep, cfg.codec_list)
+        self._domain = cfg.domain or _host_of(cfg.registrar) or cfg.bind_address
+        self._main_account = self._make_account(cfg.account_user or "station", register=True)
+        for number in self._settings.caller_numbers:
+            self._accounts[number] = self._make_account(number, register=False)
+        self._start_agent_leg()
+
+    def _make_account(self, user: str, *, register: bool) -> _Account:
+        cfg = self._settings.config
+        acfg = pj.AccountConfig()
+        acfg.idUri = f"sip:{user}@{self._domain}"
+        if register and cfg.registrar:
+            acfg.regConfig.registrarUri = cfg.registrar
+            acfg.regConfig.timeoutSec = cfg.register_expires_s
+            acfg.regConfig.retryIntervalSec = cfg.register_retry_s
+            acfg.regConfig.firstRetryIntervalSec = min(5, cfg.register_retry_s)
+            acfg.regConfig.unregWaitMsec = 1000
+        if cfg.account_user and self._settings.secret:
+            acfg.sipConfig.authCreds.append(pj.AuthCredInfo(
+                "digest", "*", cfg.account_user, 0, self._settings.secret))
+        if cfg.outbound_proxy:
+            acfg.sipConfig.proxies.append(cfg.outbound_proxy)
+        acfg.sipConfig.transportId = self._transport_id
+        acfg.mediaConfig.transportConfig = media_transport_config(cfg.bind_address)
+        # No re-INVITE after the answer just to narrow a multi-codec answer to one codec.
+        acfg.mediaConfig.lockCodecEnabled = False
+        account = _Account(self._sink, self._keys)
+        account.create(acfg, register)
+        return account
+
+    # --- agent leg -------------------------------------------------------------------------
+    def _start_agent_leg(self) -> None:
+        cfg, agent = self._settings.config, self._agent
+        if agent.mode == "null":
+            if cfg.agent_tone_wav:
+                agent.player = pj.AudioMediaPlayer()
+                agent.player.createPlayer(cfg.agent_tone_wav, 0)
+                agent.source = agent.player
+            self._agent_up(True, "null")
+        elif agent.mode == "sound_device":
+            try:
+                adm = self._ep.audDevManager()
+                agent.source = adm.getCaptureDevMedia()
+                agent.sink = adm.getPlaybackDevMedia()
+            except pj.Error as exc:
+                self._agent_up(False, _pj_text(exc))
+                self._error(_("The sound device cannot be used: {error}").format(
+                    error=_pj_text(exc)))
+                return
+            self._agent_up(True, "sound_device")
+        else:
+            self._call_desk_phone()
+
+    def _call_desk_phone(self) -> None:
+        agent = self._agent
+        assert self._main_account is not None
+        call = _Call(self._main_account, self._sink, next(self._keys), "agent",
+                     weakref.WeakMethod(self._on_media))
+        prm = pj.CallOpParam(True)
+        prm.opt.audioCount = 1
+        prm.opt.videoCount = 0
+        _add_header(prm, "Call-Info", f"<sip:{self._domain}>;answer-after=0")
+        _add_header(prm, "Alert-Info", "<http://127.0.0.1/>;info=alert-autoanswer;delay=0")
+        try:
+            call.makeCall(self._with_transport(self._settings.desk_phone_uri), prm)
+        except pj.Error as exc:
+            self._agent_down(_pj_text(exc))
+            return
+        agent.call = call
+        self._calls[call.key] = call
+
+    def _agent_up(self, up: bool, reason: str) -> None:
+        agent = self._agent
+        if agent.up != up or agent.reason != reason:
+            agent.up, agent.reason = up, reason
+            self._emit(ev.AgentLegChanged(up, reason))
+
+    def _agent_down(self, reason: str) -> None:
+        agent = self._agent
+        agent.call = None
+        agent.source = agent.sink = None
+        agent.retry_at = time.monotonic() + agent.backoff
+        agent.backoff = min(agent.backoff * 2, float(self._settings.config.agent_retry_max_s))
+        self._agent_up(False, reason)
+        if self._customer is not None:
+            # The operator can no longer hear the customer: end the call.
+            self._hangup_local(self._customer, ev.TECHNICAL_FAILURE)
+
+    # --- media -----------------------------------------------------------------------------
+    def _on_media(self, call: _Call) -> None:
+        """onCallMediaState, on the engine thread: bridge the call's audio now."""
+        try:
+            ci = call.getInfo()
+            media = None
+            for mi in ci.media:
+                if mi.type == pj.PJMEDIA_TYPE_AUDIO and mi.status in (
+                        pj.PJSUA_CALL_MEDIA_ACTIVE, pj.PJSUA_CALL_MEDIA_REMOTE_HOLD,
+                        pj.PJSUA_CALL_MEDIA_LOCAL_HOLD):
+                    media = call.getAudioMedia(mi.index)
+                    break
+        except pj.Error as exc:
+            log.warning("media state of a call that is going: %s", _pj_text(exc))
+            return
+        customer = self._customer
+        if call.role == "agent" and call is self._agent.call:
+            self._agent.source = self._agent.sink = media
+            if customer is not None:
+                self._apply_links(customer)
+        elif customer is not None and call is customer.call:
+            customer.media = media
+            if customer.state == ev.CONNECTED and customer.recorder is None:
+                self._start_recorder(customer)
+            self._apply_links(customer)
+
+    def _apply_links(self, cc: _CustomerCall) -> None:
+        if cc.media is None:
+            return
+        source, sink = self._agent.source, self._agent.sink
+        talk = not cc.held
+        _link(source, cc.media, talk and not cc.muted)
+        _link(cc.media, sink, talk)
+        if cc.recorder is not None:
+            _link(cc.media, cc.recorder, True)
+            _link(source, cc.recorder, not cc.muted)
+
+    def _start_recorder(self, cc: _CustomerCall) -> None:
+        if cc.recording_path is None or cc.media is None:
+            return
+        try:
+            cc.recording_path.parent.mkdir(parents=True, exist_ok=True, mode=0o750)
+            recorder = pj.AudioMediaRecorder()
+            recorder.createRecorder(str(cc.recording_path))
+            os.chmod(cc.recording_path, 0o640)
+        except (OSError, pj.Error) as exc:
+            log.error("cannot record attempt %s: %s", cc.attempt_id, _pj_text(exc))
+            self._error(_("This call cannot be recorded: {error}").format(
+                error=_pj_text(exc)))
+            return
+        cc.recorder = recorder
+
+    def _recording_path(self, attempt_id: int, at: datetime) -> Path:
+        return (self._settings.recordings_dir / f"{at:%Y}" / f"{at:%m}" / f"{at:%d}"
+                / f"attempt-{attempt_id}.wav")
+
+    # --- commands --------------------------------------------------------------------------
+    def _handle_commands(self) -> bool:
+        while True:
+            try:
+                name, arg = self._commands.get_nowait()
+            except queue.Empty:
+                return False
+            if name == "stop":
+                return True
+            try:
+                getattr(self, f"_cmd_{name}")(arg)
+            except CellcallError as exc:
+                self._error(str(exc))
+            except Exception as exc:  # pj.Error, database: the engine must keep running
+                log.exception("%s failed", name)
+                self._error(_("The telephone refused: {error}").format(error=_pj_text(exc)))
+
+    def _cmd_operator(self, operator: Actor | None) -> None:
+        self._operator = operator
+
+    def _refuse(self, attempt_id: int, code: str, message: str) -> None:
+        records.audit_refusal(engine=self.engine, actor_label=self._actor_label(),
+                              attempt_id=attempt_id, code=code, station_id=self.station_id)
+        self._error(message)
+
+    def _cmd_dial(self, attempt_id: int) -> None:
+        cfg = self._settings.config
+        if self._customer is not None:
+            self._refuse(attempt_id, "call_up", _("A call is already in progress."))
+            return
+        if not cfg.trunk_pattern:
+            self._refuse(attempt_id, "no_trunk", _("This station cannot place calls: no "
+                                                   "trunk is configured."))
+            return
+        if not self._agent.up:
+            self._refuse(attempt_id, "agent_leg", _(
+                "The phone is disconnected: no call can start until it is back."))
+            return
+        if cfg.registrar and not self._registered:
+            self._refuse(attempt_id, "unregistered", _(
+                "The PBX cannot be reached: the station is not registered. It keeps trying."))
+            return
+        free_mb = _free_mb(self._settings.recordings_dir)
+        if free_mb is not None and free_mb < cfg.min_free_disk_mb:
+            self._refuse(attempt_id, "disk", _(
+                "Calls are stopped: the recordings disk is almost full ({free} MB free). "
+                "Tell the site's administrator.").format(free=int(free_mb)))
+            return
+        target = records.begin_dial(engine=self.engine, attempt_id=attempt_id,
+                                    station_id=self.station_id,
+                                    operator_id=self._operator.user_id
+                                    if self._operator is not None else None,
+                                    actor_label=self._actor_label())
+        if isinstance(target, records.DialRefusal):
+            self._error(target.message)
+            return
+        self._place_call(target)
+
+    def _place_call(self, target: records.DialTarget) -> None:
+        cfg = self._settings.config
+        caller = cfg.caller_id_for(target.campaign_slug)
+        account = self._accounts.get(caller) if caller else None
+        account = account or self._main_account
+        call = _Call(account, self._sink, next(self._keys), "customer",
+                     weakref.WeakMethod(self._on_media))
+        cc = _CustomerCall(target.attempt_id, call, target.operator_login, time.monotonic())
+        self._customer = cc
+        self._calls[call.key] = call
+        prm = pj.CallOpParam(True)
+        prm.opt.audioCount = 1
+        prm.opt.videoCount = 0
+        if caller:
+            _add_header(prm, "P-Asserted-Identity", f"<sip:{caller}@{self._domain}>")
+        uri = self._with_transport(cfg.trunk_pattern.replace("{e164}", target.e164))
+        try:
+            call.makeCall(uri, prm)
+        except pj.Error as exc:
+            log.error("INVITE for attempt %s failed: %s", target.attempt_id, _pj_text(exc))
+            cc.local_reason = ev.TECHNICAL_FAILURE
+            self._calls.pop(call.key, None)
+            self._end_customer(cc, None, _pj_text(exc))
+            return
+        self._emit(ev.CallProgress(target.attempt_id, ev.DIALING))
+
+    def _cmd_hangup(self, _arg: object) -> None:
+        cc = self._customer
+        if cc is None or cc.local_reason is not None:
+            return
+        records.record_event(engine=self.engine, actor_label=cc.actor, action="hangup",
+                             target=f"attempt:{cc.attempt_id}", details={"state": cc.state})
+        self._hangup_local(cc, ev.OPERATOR_HANGUP)
+
+    def _cmd_mute(self, muted: bool) -> None:
+        cc = self._customer
+        if cc is not None:
+            cc.muted = muted
+            self._apply_links(cc)
+
+    def _cmd_hold(self, held: bool) -> None:
+        cc = self._customer
+        if cc is None or cc.state != ev.CONNECTED or cc.held == held:
+            return
+        prm = pj.CallOpParam(True)
+        if held:
+            cc.call.setHold(prm)
+        else:
+            prm.opt.flag = pj.PJSUA_CALL_UNHOLD
+            cc.call.reinvite(prm)
+        cc.held = held
+        self._apply_links(cc)
+
+    def _cmd_dtmf(self, digits: str) -> None:
+        cc = self._customer
+        if cc is None or cc.state != ev.CONNECTED:
+            self._error(_("Digits can only be sent during a connected call."))
+            return
+        digits = digits.upper()
+        if not digits or len(digits) > MAX_DTMF or not set(digits) <= DTMF_DIGITS:
+            self._error(_("Only the digits 0-9, * and # can be sent."))
+            return
+        records.record_event(engine=self.engine, actor_label=cc.actor, action="dtmf",
+                             target=f"attempt:{cc.attempt_id}", details={"digits": digits})
+        try:
+            cc.call.dialDtmf(digits)
+        except pj.Error:
+            # The customer's side does not take RFC 2833 events: send SIP INFO instead.
+            prm = pj.CallSendDtmfParam()
+            prm.digits = digits
+            prm.method = pj.PJSUA_DTMF_METHOD_SIP_INFO
+            cc.call.sendDtmf(prm)
+
+    # --- callback events -------------------------------------------------------------------
+    def _handle_callbacks(self) -> None:
+        while True:
+            try:
+                item = self._sink.get_nowait()
+            except queue.Empty:
+                return
+            try:
+                self._on_callback(item)
+            except CellcallError as exc:
+                self._error(str(exc))
+            except Exception:
+                log.exception("handling %s failed", item[0])
+
+    def _on_callback(self, item: tuple[Any, ...]) -> None:
+        kind = item[0]
+        if kind == "state":
+            self._on_call_state(item[1], item[2], item[3], item[4])
+        elif kind == "incoming":
+            self._refuse_incoming(item[1])
+        elif kind == "reg":
+            self._on_reg_state(item[1], item[2], item[3])
+        elif kind in ("refer", "replace", "redirect"):
+            cc = self._customer
+            attempt = cc.attempt_id if cc is not None and cc.call.key == item[1] else None
+            action = {"refer": "call.transfer.refused", "replace": "call.replace.refused",
+                      "redirect": "call.redirect.refused"}[kind]
+            records.record_event(engine=self.engine, actor_label=self._actor_label(),
+                                 action=action, target=f"attempt:{attempt}",
+                                 details={"to": item[2] if len(item) > 2 else ""})
+
+    def _refuse_incoming(self, call: _Call) -> None:
+        """Every incoming call is refused (monitor calls come with a later version); the
+        audit row is written before the 403 leaves."""
+        self._calls[call.key] = call
+        try:
+            remote = str(call.getInfo().remoteUri)[:200]
+        except pj.Error:
+            remote = ""
+        try:
+            records.record_event(engine=self.engine, actor_label=self._settings.station_label,
+                                 action="call.incoming.refused", target="incoming",
+                                 details={"from": remote, "status": 403})
+        finally:
+            prm = pj.CallOpParam(True)
+            prm.statusCode = 403
+            try:
+                call.hangup(prm)
+            except pj.Error as exc:
+                log.warning("refusing an incoming call: %s", _pj_text(exc))
+
+    def _on_reg_state(self, code: int, reason: str, expiration: int) -> None:
+        registered = 200 <= code < 300 and expiration > 0
+        if registered != self._registered:
+            self._registered = registered
+            self._emit(ev.RegistrationChanged(registered, f"{code} {reason}".strip()))
+
+    def _on_call_state(self, key: int, state: int, status: int, reason: str) -> None:
+        call = self._calls.get(key)
+        if call is None:
+            return
+        cc = self._customer
+        if cc is not None and call is cc.call:
+            self._customer_state(cc, state, status, reason)
+        elif call.role == "agent":
+            if state == pj.PJSIP_INV_STATE_CONFIRMED:
+                self._agent.backoff = AGENT_RETRY_FIRST_S
+                self._agent.retry_at = None
+                self._agent_up(True, "desk_phone")
+            elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
+                self._calls.pop(key, None)
+                if call is self._agent.call:
+                    self._agent_down(f"{status} {reason}".strip())
+        elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self._calls.pop(key, None)
+
+    def _customer_state(self, cc: _CustomerCall, state: int, status: int,
+                        reason: str) -> None:
+        if state == pj.PJSIP_INV_STATE_EARLY and cc.state == ev.DIALING:
+            cc.state = ev.RINGING
+            records.mark_ringing(engine=self.engine, attempt_id=cc.attempt_id)
+            self._emit(ev.CallProgress(cc.attempt_id, ev.RINGING))
+        elif state == pj.PJSIP_INV_STATE_CONFIRMED and cc.state != ev.CONNECTED:
+            cc.state = ev.CONNECTED
+            cc.connected_at = time.monotonic()
+            cc.answered_at = utcnow()
+            cc.recording_path = self._recording_path(cc.attempt_id, cc.answered_at)
+            if cc.local_reason is None:
+                self._start_recorder(cc)
+                self._apply_links(cc)
+            records.mark_connected(engine=self.engine, attempt_id=cc.attempt_id,
+                                   answered_at=cc.answered_at,
+                                   recording_path=str(cc.recording_path))
+            self._emit(ev.CallProgress(cc.attempt_id, ev.CONNECTED))
+        elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
+            self._calls.pop(cc.call.key, None)
+            self._end_customer(cc, status or None, reason)
+
+    def _hangup_local(self, cc: _CustomerCall, reason: str) -> None:
+        if cc.local_reason is None:
+            cc.local_reason = reason
+        cc.hangup_at = time.monotonic()
+        try:
+            cc.call.hangup(pj.CallOpParam(True))
+        except pj.Error as exc:
+            log.warning("hang-up of attempt %s: %s", cc.attempt_id, _pj_text(exc))
+
+    def _end_customer(self, cc: _CustomerCall, sip_status: int | None, reason: str) -> None:
+        """Write the row and tell the listeners; the pjsua2 call may still be going."""
+        if self._customer is not cc:
+            return
+        self._customer = None
+        recorder, cc.recorder, cc.media = cc.recorder, None, None
+        seconds: float | None = None
+        path: str | None = None
+        if recorder is not None:
+            # The last reference: the destructor removes the port from the bridge, and the
+            # bridge's clock thread then closes the file (asynchronously since pjsip 2.14).
+            del recorder
+            if cc.recording_path is not None and cc.recording_path.exists():
+                seconds = self._finished_wav_seconds(cc.recording_path)
+                path = str(cc.recording_path)
+        result = classify_end(answered=cc.answered_at is not None, sip_status=sip_status,
+                              local_reason=cc.local_reason, peer_responded=cc.call.responded)
+        try:
+            records.finish_call(engine=self.engine, attempt_id=cc.attempt_id,
+                                actor_label=cc.actor, result=result.result,
+                                counts_against_caps=result.counts_against_caps,
+                                sip_status=sip_status, reason=reason,
+                                recording_path=path, recording_seconds=seconds)
+        except Exception:
+            log.exception("cannot write the end of attempt %s", cc.attempt_id)
+            self._error(_("The end of the call could not be saved; it will be closed at "
+                          "the next start."))
+        self._emit(ev.CallEnded(cc.attempt_id, result.result, sip_status, reason))
+
+    def _finished_wav_seconds(self, path: Path) -> float | None:
+        deadline = time.monotonic() + WAV_CLOSE_WAIT_S
+        while True:
+            seconds = wav_seconds(path)
+            if seconds is not None or time.monotonic() >= deadline:
+                return seconds
+            self._ep.libHandleEvents(POLL_MS)
+
+    # --- timers ----------------------------------------------------------------------------
+    def _tick(self, now: float) -> None:
+        cfg = self._settings.config
+        cc = self._customer
+        if cc is not None:
+            if cc.local_reason is not None:
+                if cc.hangup_at is not None and now - cc.hangup_at > HANGUP_GRACE_S:
+                    self._end_customer(cc, None, "no disconnect after hang-up")
+            elif cc.connected_at is None:
+                if not cc.call.responded and now - cc.started >= cfg.no_response_timeout_s:
+                    self._hangup_local(cc, ev.TECHNICAL_FAILURE)
+                elif now - cc.started >= cfg.ring_timeout_s:
+                    self._hangup_local(cc, ev.NO_ANSWER)
+            else:
+                left = cfg.call_time_limit_s - (now - cc.connected_at)
+                if left <= 0:
+                    self._hangup_local(cc, ev.TIME_LIMIT)
+                elif not cc.warned and left <= cfg.call_time_warning_s:
+                    cc.warned = True
+                    self._emit(ev.CallTimeWarning(cc.attempt_id, max(1, round(left))))
+        agent = self._agent
+        if agent.mode == "desk_phone" and agent.call is None and agent.retry_at is not None \
+                and now >= agent.retry_at:
+            agent.retry_at = None
+            self._call_desk_phone()
+
+    # --- shutdown --------------------------------------------------------------------------
+    def _shutdown(self) -> None:
+        try:
+            cc = self._customer
+            if cc is not None:
+                self._hangup_local(cc, ev.SITE_STOP)
+            if self._agent.call is not None:
+                with contextlib.suppress(pj.Error):
+                    self._agent.call.hangup(pj.CallOpParam(True))
+            deadline = time.monotonic() + SHUTDOWN_WAIT_S
+            while self._calls and time.monotonic() < deadline:
+                self._ep.libHandleEvents(POLL_MS)
+                self._handle_callbacks()
+            if self._customer is not None:
+                self._end_customer(self._customer, None, "engine stopped")
+            for account in [self._main_account, *self._accounts.values()]:
+                if account is not None:
+                    account.shutdown()
+            if self._settings.config.registrar:
+                deadline = time.monotonic() + 1.0
+                while self._registered and time.monotonic() < deadline:
+                    self._ep.libHandleEvents(POLL_MS)
+                    self._handle_callbacks()
+        except Exception:
+            log.exception("error while stopping the SIP engine")
+
+    def _destroy_library(self) -> None:
+        agent = self._agent
+        agent.player = agent.source = agent.sink = agent.call = None
+        self._customer = None
+        self._calls.clear()
+        self._main_account = None
+        self._accounts.clear()
+        while True:  # drop calls the callbacks still hold in the queue
+            try:
+                self._sink.get_nowait()
+            except queue.Empty:
+                break
+        if self._ep is not None:
+            try:
+                self._ep.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)
+            except pj.Error as exc:
+                log.error("libDestroy: %s", _pj_text(exc))
+            self._ep = None
+        self._writer = None
+
+    # --- helpers ---------------------------------------------------------------------------
+    def _with_transport(self, uri: str) -> str:
+        transport = self._settings.config.transport
+        if transport == "udp" or ";transport=" in uri.lower():
+            return uri
+        return f"{uri};transport={transport}"
+
+
+def _link(source: Any, sink: Any, on: bool) -> None:
+    if source is None or sink is None:
+        return
+    try:
+        if on:
+            source.startTransmit(sink)
+        else:
+            source.stopTransmit(sink)
+    except pj.Error as exc:
+        log.debug("conference link: %s", _pj_text(exc))
+
+
+def _add_header(prm: Any, name: str, value: str) -> None:
+    header = pj.SipHeader()
+    header.hName = name
+    header.hValue = value
+    prm.txOption.headers.append(header)
+
+
+def _host_of(uri: str) -> str:
+    if not uri:
+        return ""
+    rest = uri.split(":", 1)[1] if ":" in uri else uri
+    return rest.split("@")[-1].split(";")[0].split(":")[0].strip("<>")
+
+
+def _free_mb(directory: Path) -> float | None:
+    path = directory
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    try:
+        return shutil.disk_usage(path).free / 1_000_000
+    except OSError:
+        return None
+
+
+def _pj_text(exc: BaseException) -> str:
+    info = getattr(exc, "info", None)
+    if callable(info):
+        try:
+            return str(info())
+        except Exception:
+            return str(exc)
+    return str(exc)

@@ -1,0 +1,187 @@
+"""The engine's writes: the attempt row through a call's life, and its audit rows.
+
+Every write is one short ``run_write`` transaction. ``begin_dial`` is the gate of the
+whole product's promise: it reads the number by attempt id and lets the call go only for
+an attempt the queue claimed for this station's operator, with a live lease, in an active
+campaign; a refusal is audited in the same transaction that would have recorded the dial.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from cellcall.db import run_write
+from cellcall.i18n import _
+from cellcall.models.base import utcnow
+from cellcall.models.calls import AttemptState, CallAttempt
+from cellcall.models.campaigns import Campaign, CampaignStatus
+from cellcall.models.contacts import Contact, ContactStatus, DoNotCallEntry
+from cellcall.models.users import User
+from cellcall.services import audit
+from cellcall.services.phones import is_e164
+
+OPEN_STATES = (AttemptState.DIALING, AttemptState.RINGING, AttemptState.CONNECTED)
+
+
+@dataclass(frozen=True)
+class DialTarget:
+    attempt_id: int
+    contact_id: int
+    e164: str
+    campaign_slug: str
+    operator_login: str
+
+
+@dataclass(frozen=True)
+class DialRefusal:
+    code: str
+    message: str
+
+
+def _refusal(code: str) -> DialRefusal:
+    messages = {
+        "not_found": _("This call cannot be placed: the station has no such contact."),
+        "other_station": _("This call cannot be placed: the contact belongs to another "
+                           "station."),
+        "other_operator": _("This call cannot be placed: the contact belongs to another "
+                            "operator."),
+        "not_claimed": _("This contact was already called: record its outcome instead."),
+        "lease": _("This contact went back to the queue: it is no longer yours."),
+        "campaign": _("This call cannot be placed: the campaign is not active."),
+        "number": _("This call cannot be placed: the contact's number is not valid."),
+        "dnc": _("This call cannot be placed: the number is on a do-not-call list."),
+    }
+    return DialRefusal(code, messages[code])
+
+
+def _check(session: Session, attempt: CallAttempt | None, *, station_id: int | None,
+           operator_id: int | None, now: datetime) -> tuple[str | None, str]:
+    """(refusal code or None, campaign slug)."""
+    if attempt is None:
+        return "not_found", ""
+    if attempt.station_id != station_id:
+        return "other_station", ""
+    if operator_id is not None and attempt.operator_id != operator_id:
+        return "other_operator", ""
+    if attempt.state != AttemptState.CLAIMED:
+        return "not_claimed", ""
+    contact = session.get(Contact, attempt.contact_id)
+    if (contact is None or contact.status != ContactStatus.CLAIMED
+            or contact.lease_user_id != attempt.operator_id
+            or contact.lease_station_id != attempt.station_id
+            or contact.lease_expires_at is None or contact.lease_expires_at <= now):
+        return "lease", ""
+    campaign = session.get(Campaign, attempt.campaign_id)
+    if campaign is None or campaign.status != CampaignStatus.ACTIVE:
+        return "campaign", ""
+    if not is_e164(attempt.phone_e164) or attempt.phone_e164 != contact.phone_e164:
+        return "number", campaign.slug
+    listed = session.exec(select(DoNotCallEntry.id).where(
+        col(DoNotCallEntry.phone_e164) == attempt.phone_e164).limit(1)).first()
+    if listed is not None:
+        return "dnc", campaign.slug
+    return None, campaign.slug
+
+
+def begin_dial(*, engine: Engine, attempt_id: int, station_id: int | None,
+               operator_id: int | None, actor_label: str,
+               now: datetime | None = None) -> DialTarget | DialRefusal:
+    """Check the attempt and mark it ``dialing`` (audited ``dial``), or audit the refusal
+    (``dial.refused``); one transaction either way. Runs before the INVITE leaves."""
+
+    def work(session: Session) -> DialTarget | DialRefusal:
+        at = now or utcnow()
+        attempt = session.get(CallAttempt, attempt_id)
+        code, slug = _check(session, attempt, station_id=station_id,
+                            operator_id=operator_id, now=at)
+        if code is not None or attempt is None:
+            refusal = _refusal(code or "not_found")
+            audit.record(session=session, actor=actor_label, action="dial.refused",
+                         target=f"attempt:{attempt_id}",
+                         details={"reason": refusal.code, "station_id": station_id})
+            return refusal
+        operator = session.get(User, attempt.operator_id)
+        login = operator.login if operator is not None else actor_label
+        attempt.state = AttemptState.DIALING
+        attempt.dialed_at = at
+        session.add(attempt)
+        session.flush()
+        audit.record(session=session, actor=login, action="dial",
+                     target=f"attempt:{attempt_id}",
+                     details={"contact_id": attempt.contact_id, "campaign": slug,
+                              "to": attempt.phone_e164, "station_id": station_id})
+        return DialTarget(attempt_id, attempt.contact_id, attempt.phone_e164, slug, login)
+
+    return run_write(engine, work)
+
+
+def audit_refusal(*, engine: Engine, actor_label: str, attempt_id: int, code: str,
+                  station_id: int | None) -> None:
+    """A dial refused before the database was asked (call up, disk full, no phone)."""
+    record_event(engine=engine, actor_label=actor_label, action="dial.refused",
+                 target=f"attempt:{attempt_id}",
+                 details={"reason": code, "station_id": station_id})
+
+
+def mark_ringing(*, engine: Engine, attempt_id: int) -> None:
+    def work(session: Session) -> None:
+        session.execute(
+            update(CallAttempt)
+            .where(col(CallAttempt.id) == attempt_id,
+                   col(CallAttempt.state) == AttemptState.DIALING)
+            .values(state=AttemptState.RINGING)
+            .execution_options(synchronize_session=False))
+
+    run_write(engine, work)
+
+
+def mark_connected(*, engine: Engine, attempt_id: int, answered_at: datetime,
+                   recording_path: str | None) -> None:
+    def work(session: Session) -> None:
+        session.execute(
+            update(CallAttempt)
+            .where(col(CallAttempt.id) == attempt_id,
+                   col(CallAttempt.state).in_((AttemptState.DIALING, AttemptState.RINGING)))
+            .values(state=AttemptState.CONNECTED, answered_at=answered_at,
+                    recording_path=recording_path)
+            .execution_options(synchronize_session=False))
+
+    run_write(engine, work)
+
+
+def finish_call(*, engine: Engine, attempt_id: int, actor_label: str, result: str,
+                counts_against_caps: bool, sip_status: int | None, reason: str,
+                recording_path: str | None, recording_seconds: float | None,
+                ended_at: datetime | None = None) -> None:
+    """The call is over: state ``ended`` with its result (the Outcome is wrap-up's)."""
+
+    def work(session: Session) -> None:
+        at = ended_at or utcnow()
+        values: dict[str, Any] = {
+            "state": AttemptState.ENDED, "ended_at": at, "sip_status": sip_status,
+            "result": result, "counts_against_caps": counts_against_caps,
+            "recording_path": recording_path, "recording_seconds": recording_seconds}
+        session.execute(
+            update(CallAttempt)
+            .where(col(CallAttempt.id) == attempt_id, col(CallAttempt.state).in_(OPEN_STATES))
+            .values(**values)
+            .execution_options(synchronize_session=False))
+        audit.record(session=session, actor=actor_label, action="call.end",
+                     target=f"attempt:{attempt_id}",
+                     details={"result": result, "sip_status": sip_status, "reason": reason,
+                              "recording_seconds": recording_seconds})
+
+    run_write(engine, work)
+
+
+def record_event(*, engine: Engine, actor_label: str, action: str, target: str,
+                 details: dict[str, Any]) -> None:
+    """One audit row on its own (hang-up asked, DTMF, refused incoming call, REFER)."""
+    run_write(engine, lambda session: audit.record(
+        session=session, actor=actor_label, action=action, target=target, details=details))
