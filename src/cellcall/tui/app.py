@@ -9,13 +9,15 @@ define, so a ``[@click=...]`` smuggled into a name could never run anything anyw
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from textual import events, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.screen import Screen
 from textual.worker import Worker, WorkerFailed, WorkerState
 
 from cellcall.errors import CellcallError
@@ -156,11 +158,11 @@ class CellcallApp(App[None]):
         else:
             self.switch_screen_to(AdminRefusedScreen(user))
 
-    def switch_screen_to(self, screen: object) -> None:
+    def switch_screen_to(self, screen: Screen[Any]) -> None:
         # The login screen stays at the bottom of the stack; role screens go above it.
         while len(self.screen_stack) > 2:
             self.pop_screen()
-        self.push_screen(screen)  # type: ignore[arg-type]
+        self.push_screen(screen)
 
     def back_to_login(self) -> None:
         from cellcall.i18n import _language_from_environment
@@ -177,10 +179,8 @@ class CellcallApp(App[None]):
         if threading.get_ident() == self._thread_id:
             self._deliver_phone_event(event)
             return
-        try:
+        with contextlib.suppress(RuntimeError):  # the app is shutting down
             self.call_from_thread(self._deliver_phone_event, event)
-        except RuntimeError:
-            pass  # the app is shutting down
 
     def _deliver_phone_event(self, event: object) -> None:
         # The workstation may sit under a modal (wrap-up, lock): every screen gets it.
@@ -189,6 +189,11 @@ class CellcallApp(App[None]):
 
     # --- worker errors: one handler for all ----------------------------------------------------
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        self.worker_state_changed(event)
+
+    def worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Every worker's failure ends here: ``Worker.StateChanged`` does not bubble, so the
+        screens forward theirs (see ``screens/base.py``)."""
         if event.state != WorkerState.ERROR:
             return
         error = event.worker.error
@@ -199,4 +204,7 @@ class CellcallApp(App[None]):
         else:
             self.log.error(f"worker {event.worker.name} failed: {error!r}")
             text = _("Something went wrong; please try again or call your supervisor.")
-        self.screen.post_message(ServiceFailed(text))
+        # The screen that ran the worker shows it, even under a modal (wrap-up, lock).
+        node = event.worker.node
+        target = node if isinstance(node, Screen) else self.screen
+        target.post_message(ServiceFailed(text))

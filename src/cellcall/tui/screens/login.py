@@ -8,17 +8,17 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Center, Vertical
-from textual.screen import Screen
 from textual.widgets import Button, Footer, Header, Input, Label, Static
 
 from cellcall.app_info import app_banner
 from cellcall.i18n import _
 from cellcall.services.auth import LoggedIn
 from cellcall.tui.messages import LoggedInMessage, ServiceFailed
+from cellcall.tui.screens.base import CellcallScreen
 from cellcall.tui.widgets.literal import literal
 
 
-class LoginScreen(Screen[None]):
+class LoginScreen(CellcallScreen):
     """Login and password; the bottom of the screen stack."""
 
     CSS_PATH = "login.tcss"

@@ -37,7 +37,8 @@ class PauseScreen(CellcallModal):
                              id="pause-reasons")
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
-        self.dismiss(PauseReason(event.option.id))
+        if event.option.id is not None:
+            self.dismiss(PauseReason(event.option.id))
 
     def action_cancel(self) -> None:
         self.dismiss(None)

@@ -111,8 +111,8 @@ class WrapUpScreen(CellcallModal):
                     widgets.append(Select([(literal(o.label), o.key) for o in q.options],
                                           id=qid))
                 elif q.kind == "multiple":
-                    widgets.append(SelectionList[str](*[(literal(o.label), o.key) for o in q.options],
-                                                      id=qid))
+                    widgets.append(SelectionList[str](
+                        *[(literal(o.label), o.key) for o in q.options], id=qid))
                 elif q.kind == "scale":
                     widgets.append(Select([(str(n), n) for n in
                                            range(q.min or 1, (q.max or 5) + 1)], id=qid))

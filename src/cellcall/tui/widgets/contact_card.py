@@ -49,6 +49,10 @@ def render_contact(contact: ClaimedContact, now: datetime) -> RenderableType:
             table.add_row(item.at.astimezone().strftime("%d/%m %H:%M"),
                           literal(item.disposition or "-"), literal(item.notes))
         parts.append(table)
+    # ``literal`` texts end without a newline (for inline use): one line each here.
+    for part in parts:
+        if isinstance(part, Text):
+            part.end = "\n"
     return Group(*parts)
 
 
