@@ -44,7 +44,8 @@ def user_add(
     _user, one_time = admin.write(lambda s: users.add_user(
         session=s, actor=admin.actor, data=data, password=password,
         min_password_length=admin.config.security.min_password_length))
-    done(_("User {login} added ({role}).").format(login=data.login.strip().lower(), role=role.value))
+    done(_("User {login} added ({role}).").format(login=data.login.strip().lower(),
+                                                  role=role.value))
     if password is None:
         done(_("One-time password (to change at first login): {pw}").format(pw=one_time))
 

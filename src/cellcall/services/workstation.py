@@ -20,8 +20,8 @@ from cellcall.config import Config
 from cellcall.db import read_session, run_write
 from cellcall.errors import CellcallError, PermissionDeniedError
 from cellcall.i18n import _
-from cellcall.models.base import utcnow
 from cellcall.models.audit import AuditEvent
+from cellcall.models.base import utcnow
 from cellcall.models.campaigns import Campaign
 from cellcall.models.contacts import Contact
 from cellcall.models.timeclock import PauseReason
@@ -287,6 +287,7 @@ class Workstation:
             return timedelta(0)
         user_id = self.user.user_id
         with read_session(self.engine) as session:
-            summary: timedelta = timeclock.worked_today(session=session, user_id=user_id, now=utcnow(),
-                                             site_timezone=self.config.site.timezone)
+            summary: timedelta = timeclock.worked_today(
+                session=session, user_id=user_id, now=utcnow(),
+                site_timezone=self.config.site.timezone)
         return summary
