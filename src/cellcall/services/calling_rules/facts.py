@@ -1,0 +1,129 @@
+"""What the database knows about numbers, fetched for a whole batch of candidates at once
+(a handful of indexed ``IN`` queries, never a scan of the contacts table).
+
+The statements are built once, with bind parameters, and run on the session's connection:
+the queue runs them inside its claim transaction, where every millisecond holds the
+write lock."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Collection
+from datetime import datetime, timedelta
+
+from sqlalchemy import Table, bindparam, select
+from sqlmodel import Session, SQLModel
+
+import cellcall.models  # noqa: F401  (registers every table in the metadata)
+from cellcall.models.calls import CallbackStatus
+from cellcall.models.contacts import ContactStatus
+from cellcall.services.calling_rules.kinds import NumberFacts
+from cellcall.services.calling_rules.loading import CallingRules
+
+
+def table(name: str) -> Table:
+    return SQLModel.metadata.tables[name]
+
+
+CONTACTS = table("contacts")
+ATTEMPTS = table("call_attempts")
+OUTCOMES = table("outcomes")
+CALLBACKS = table("callbacks")
+DNC = table("dnc_entries")
+DNC_IMPORTS = table("dnc_imports")
+
+_DNC_SOURCES = select(DNC.c.phone_e164, DNC.c.source).where(
+    DNC.c.phone_e164.in_(bindparam("phones", expanding=True)))
+# Attempts are read by number (ix_call_attempts_phone_e164), then their outcomes by attempt
+# id (unique index): never through the disposition index, which holds every refusal ever.
+_RECENT_ATTEMPTS = select(ATTEMPTS.c.id, ATTEMPTS.c.phone_e164, ATTEMPTS.c.claimed_at,
+                          ATTEMPTS.c.counts_against_caps).where(
+    ATTEMPTS.c.phone_e164.in_(bindparam("phones", expanding=True)),
+    ATTEMPTS.c.claimed_at > bindparam("since"))
+_OUTCOMES_OF = select(OUTCOMES.c.attempt_id, OUTCOMES.c.created_at,
+                      OUTCOMES.c.disposition).where(
+    OUTCOMES.c.attempt_id.in_(bindparam("ids", expanding=True)),
+    OUTCOMES.c.created_at > bindparam("since"))
+_LAST_IMPORT = select(DNC_IMPORTS.c.imported_at).where(
+    DNC_IMPORTS.c.source == bindparam("source")).order_by(
+    DNC_IMPORTS.c.imported_at.desc()).limit(1)
+_IN_USE = select(CONTACTS.c.phone_e164, CONTACTS.c.id).where(
+    CONTACTS.c.phone_e164.in_(bindparam("phones", expanding=True)),
+    CONTACTS.c.status == ContactStatus.CLAIMED.value,
+    CONTACTS.c.lease_expires_at >= bindparam("now"))
+_PENDING_CALLBACKS = select(CALLBACKS.c.contact_id, CALLBACKS.c.due_at,
+                            CALLBACKS.c.personal_operator_id).where(
+    CALLBACKS.c.contact_id.in_(bindparam("ids", expanding=True)),
+    CALLBACKS.c.status == CallbackStatus.PENDING.value)
+
+
+def number_facts(*, session: Session, phones: Collection[str], now: datetime,
+                 rules: CallingRules) -> dict[str, NumberFacts]:
+    """Do-not-call sources, recent counted attempts and recent refusals per number."""
+    wanted = sorted(set(phones))
+    if not wanted:
+        return {}
+    conn = session.connection()
+    dnc: dict[str, set[str]] = defaultdict(set)
+    for phone, source in conn.execute(_DNC_SOURCES, {"phones": wanted}):
+        dnc[phone].add(source)
+    attempts: dict[str, list[datetime]] = defaultdict(list)
+    refusals: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    cap_since = now - timedelta(days=rules.cap_window_days)
+    refusal_since = now - timedelta(days=rules.refusal_days)
+    look_back: list[datetime] = []
+    if rules.cap_window_days:
+        look_back.append(cap_since)
+    refusal_wanted = bool(rules.refusal_days and rules.refusal_dispositions)
+    if refusal_wanted:
+        # An outcome is recorded minutes after its claim; a day of margin keeps a refusal
+        # whose attempt was claimed just before the window.
+        look_back.append(refusal_since - timedelta(days=1))
+    phone_of: dict[int, str] = {}
+    if look_back:
+        for attempt_id, phone, claimed_at, counts in conn.execute(
+                _RECENT_ATTEMPTS, {"phones": wanted, "since": min(look_back)}):
+            phone_of[attempt_id] = phone
+            if counts and rules.cap_window_days and claimed_at > cap_since:
+                attempts[phone].append(claimed_at)
+    if refusal_wanted and phone_of:
+        for attempt_id, created_at, disposition in conn.execute(
+                _OUTCOMES_OF, {"ids": sorted(phone_of), "since": refusal_since}):
+            if disposition in rules.refusal_dispositions:
+                refusals[phone_of[attempt_id]].append((created_at, disposition))
+    return {phone: NumberFacts(frozenset(dnc.get(phone, ())),
+                               tuple(sorted(attempts.get(phone, ()))),
+                               tuple(sorted(refusals.get(phone, ()))))
+            for phone in wanted}
+
+
+def list_imports(*, session: Session, rules: CallingRules) -> dict[str, datetime | None]:
+    """The newest import of each do-not-call list whose freshness a rule checks."""
+    conn = session.connection()
+    return {source: conn.execute(_LAST_IMPORT, {"source": source}).scalar()
+            for source in rules.list_sources}
+
+
+def numbers_in_use(*, session: Session, phones: Collection[str],
+                   now: datetime) -> dict[str, set[int]]:
+    """Numbers leased right now (any campaign): number -> the leased contact ids, so that
+    one person is never rung by two operators at once."""
+    found: dict[str, set[int]] = defaultdict(set)
+    wanted = sorted(set(phones))
+    if wanted:
+        for phone, contact_id in session.connection().execute(
+                _IN_USE, {"phones": wanted, "now": now}):
+            found[phone].add(contact_id)
+    return found
+
+
+def pending_callbacks(*, session: Session,
+                      contact_ids: Collection[int]) -> dict[int, list[tuple[datetime, int | None]]]:
+    """Pending callbacks of these contacts: contact id -> [(due_at, personal operator)]."""
+    found: dict[int, list[tuple[datetime, int | None]]] = defaultdict(list)
+    wanted = sorted(set(contact_ids))
+    if wanted:
+        for contact_id, due_at, personal in session.connection().execute(
+                _PENDING_CALLBACKS, {"ids": wanted}):
+            found[contact_id].append((due_at, personal))
+    return found
