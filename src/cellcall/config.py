@@ -67,6 +67,8 @@ class QueueConfig:
     """How long a claimed contact stays with its operator without renewal."""
     rules_file: str = ""
     """Calling rules (TOML); empty means the one shipped in ``data/calling_rules.toml``."""
+    progressive_delay_seconds: float = 5.0
+    """Progressive campaigns: seconds between the contact on screen and the automatic dial."""
 
 
 @dataclass(frozen=True)

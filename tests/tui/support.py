@@ -9,6 +9,7 @@ phone is ``PhoneDouble``: the app's edge, the only double these tests use.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import io
 import pkgutil
@@ -39,6 +40,7 @@ from cellcall.models.contacts import Contact
 from cellcall.models.users import User
 from cellcall.services import demo, schema
 from cellcall.services.actors import SYSTEM
+from cellcall.services.queue import ClaimedContact
 from cellcall.services.workstation import StationState
 from cellcall.tui.app import CellcallApp
 from cellcall.tui.main import build_app
@@ -127,6 +129,20 @@ class Site:
                         phone=self.phone, idle_lock_seconds=idle_lock_seconds)
         self.apps.append(app)
         return app
+
+    def configure(self, section: str, **values: Any) -> None:
+        """Change configuration keys of ``section`` for the apps built afterwards."""
+        current = getattr(self.config, section)
+        self.config = dataclasses.replace(
+            self.config, **{section: dataclasses.replace(current, **values)})
+
+    def set_contact(self, contact_id: int, **values: Any) -> None:
+        with unit_of_work(self.engine) as session:
+            row = session.get(Contact, contact_id)
+            assert row is not None
+            for name, value in values.items():
+                setattr(row, name, value)
+            session.add(row)
 
     # Reading the database as it is now (each call its own read transaction).
     def rows(self, model: type[Any], *where: Any) -> list[Any]:
@@ -252,6 +268,34 @@ async def log_in_operator(pilot: Pilot[Any], login: str = "operateur",
     await log_in(pilot, login, password)
     await wait_until(pilot, lambda: station_state(pilot.app) == until,
                      f"the station reaches {until}")
+    await settle(pilot)
+
+
+def current_contact(app: App[Any]) -> ClaimedContact:
+    contact = app.workstation.current  # type: ignore[attr-defined]
+    assert isinstance(contact, ClaimedContact)
+    return contact
+
+
+async def dial_and_answer(pilot: Pilot[Any], phone: PhoneDouble) -> int:
+    """F5 from Preview, the callee answers; returns the attempt id the phone received."""
+    attempt_id = current_contact(pilot.app).attempt_id
+    await pilot.press("f5")
+    await wait_until(pilot, lambda: attempt_id in phone.dialed, "the phone is asked to dial")
+    assert station_state(pilot.app) == StationState.DIALING
+    phone.answer(attempt_id)
+    await wait_until(pilot, lambda: station_state(pilot.app) == StationState.TALKING,
+                     "the call is connected")
+    return attempt_id
+
+
+async def remote_hang_up(pilot: Pilot[Any], phone: PhoneDouble, attempt_id: int) -> None:
+    """The callee hangs up: the wrap-up form opens."""
+    from cellcall.tui.screens.wrapup import WrapUpScreen
+
+    phone.remote_hangup(attempt_id)
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, WrapUpScreen),
+                     "the wrap-up form opens")
     await settle(pilot)
 
 

@@ -69,7 +69,8 @@ class CellcallApp(App[None]):
         self.title = self.workstation.config.site.name
         self.sub_title = self.workstation.station_name or ""
         self.push_screen(LoginScreen())
-        self.set_interval(5, self._check_idle)
+        # Checked a few times per lock period (at most every 5 s).
+        self.set_interval(min(5.0, max(0.05, self.idle_lock_seconds / 4)), self._check_idle)
         if self.phone is not None:
             self.phone.start()
 

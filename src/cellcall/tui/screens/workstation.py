@@ -31,7 +31,6 @@ from cellcall.tui.widgets.literal import literal
 from cellcall.tui.widgets.script_panel import ScriptPanel
 from cellcall.tui.widgets.state_bar import StateBar
 
-PROGRESSIVE_DELAY_SECONDS = 5.0
 # SIP results that settle the call without the operator filling a form.
 AUTOMATIC_RESULTS = frozenset({"busy", "no_answer", "wrong_number", "technical_failure"})
 
@@ -181,10 +180,10 @@ class WorkstationScreen(CellcallScreen):
         self._enter(StationState.PREVIEW)
         self._show_contact()
         if result.dialing_mode == DialingMode.PROGRESSIVE:
+            delay = self.station.config.queue.progressive_delay_seconds
             self._say(_("Progressive mode: the call starts in {n} seconds.").format(
-                n=int(PROGRESSIVE_DELAY_SECONDS)))
-            self._progressive_timer = self.set_timer(PROGRESSIVE_DELAY_SECONDS,
-                                                     self._progressive_dial)
+                n=round(delay)))
+            self._progressive_timer = self.set_timer(delay, self._progressive_dial)
 
     def _retry_if_ready(self) -> None:
         if self.station.clock.state == StationState.READY and not self.app.locked:  # type: ignore[attr-defined]
