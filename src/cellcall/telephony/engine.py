@@ -22,6 +22,7 @@ import logging
 import os
 import queue
 import shutil
+import socket
 import threading
 import time
 import weakref
@@ -230,6 +231,7 @@ class SipPhone:
         self._lock = threading.Lock()
         self._stopped = False
         self.local_address: tuple[str, int] | None = None
+        self._wake_socket: socket.socket | None = None
         self.failed: str | None = None
         # Engine-thread state.
         self._keys = itertools.count(1)
@@ -274,28 +276,50 @@ class SipPhone:
             if thread.is_alive():
                 log.error("the SIP engine thread did not stop")
         _live_phones.discard(self)
+        with self._lock:
+            if self._wake_socket is not None:
+                self._wake_socket.close()
+                self._wake_socket = None
         if self._on_stopped is not None:
             self._on_stopped()
 
     def dial(self, attempt_id: int) -> None:
-        self._commands.put(("dial", int(attempt_id)))
+        self._command("dial", int(attempt_id))
 
     def hangup(self) -> None:
-        self._commands.put(("hangup", None))
+        self._command("hangup", None)
 
     def set_mute(self, muted: bool) -> None:
-        self._commands.put(("mute", bool(muted)))
+        self._command("mute", bool(muted))
 
     def set_hold(self, held: bool) -> None:
-        self._commands.put(("hold", bool(held)))
+        self._command("hold", bool(held))
 
     def send_dtmf(self, digits: str) -> None:
-        self._commands.put(("dtmf", str(digits)))
+        self._command("dtmf", str(digits))
 
     def set_operator(self, operator: Actor | None) -> None:
         """The operator logged in at this station (None at logout): dials of attempts
         claimed by anyone else are refused."""
-        self._commands.put(("operator", operator))
+        self._command("operator", operator)
+
+    def _command(self, name: str, arg: object) -> None:
+        self._commands.put((name, arg))
+        self._wake()
+
+    def _wake(self) -> None:
+        """Cut the engine's poll short: a CRLF keep-alive (RFC 5626), which pjsip ignores,
+        sent to its own UDP port wakes libHandleEvents at once. Over TCP/TLS the command
+        waits for the poll (at most POLL_MS)."""
+        address = self.local_address
+        if address is None or self._settings.config.transport != "udp":
+            return
+        with self._lock, contextlib.suppress(OSError):  # else the poll picks it up
+            if self._stopped:
+                return
+            if self._wake_socket is None:
+                self._wake_socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            self._wake_socket.sendto(b"\r\n\r\n", address)
 
     @property
     def running(self) -> bool:

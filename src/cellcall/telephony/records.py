@@ -9,12 +9,12 @@ campaign; a refusal is audited in the same transaction that would have recorded 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import exists, select, update
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from cellcall.db import run_write
 from cellcall.i18n import _
@@ -60,33 +60,76 @@ def _refusal(code: str) -> DialRefusal:
     return DialRefusal(code, messages[code])
 
 
-def _check(session: Session, attempt: CallAttempt | None, *, station_id: int | None,
-           operator_id: int | None, now: datetime) -> tuple[str | None, str]:
-    """(refusal code or None, campaign slug)."""
-    if attempt is None:
-        return "not_found", ""
-    if attempt.station_id != station_id:
-        return "other_station", ""
-    if operator_id is not None and attempt.operator_id != operator_id:
-        return "other_operator", ""
-    if attempt.state != AttemptState.CLAIMED:
-        return "not_claimed", ""
-    contact = session.get(Contact, attempt.contact_id)
-    if (contact is None or contact.status != ContactStatus.CLAIMED
-            or contact.lease_user_id != attempt.operator_id
-            or contact.lease_station_id != attempt.station_id
-            or contact.lease_expires_at is None or contact.lease_expires_at <= now):
-        return "lease", ""
-    campaign = session.get(Campaign, attempt.campaign_id)
-    if campaign is None or campaign.status != CampaignStatus.ACTIVE:
-        return "campaign", ""
-    if not is_e164(attempt.phone_e164) or attempt.phone_e164 != contact.phone_e164:
-        return "number", campaign.slug
-    listed = session.exec(select(DoNotCallEntry.id).where(
-        col(DoNotCallEntry.phone_e164) == attempt.phone_e164).limit(1)).first()
-    if listed is not None:
-        return "dnc", campaign.slug
-    return None, campaign.slug
+@dataclass(frozen=True)
+class _Row:
+    """What the gate needs, read in one query."""
+
+    state: str
+    station_id: int | None
+    operator_id: int
+    contact_id: int
+    phone_e164: str
+    contact_status: str | None
+    contact_phone: str | None
+    lease_user_id: int | None
+    lease_station_id: int | None
+    lease_expires_at: datetime | None
+    campaign_status: str | None
+    campaign_slug: str
+    operator_login: str | None
+    listed: bool
+
+
+def _read(session: Session, attempt_id: int) -> _Row | None:
+    listed = exists().where(col(DoNotCallEntry.phone_e164) == col(CallAttempt.phone_e164))
+    row = session.execute(
+        select(col(CallAttempt.state), col(CallAttempt.station_id),
+               col(CallAttempt.operator_id), col(CallAttempt.contact_id),
+               col(CallAttempt.phone_e164), col(Contact.status), col(Contact.phone_e164),
+               col(Contact.lease_user_id), col(Contact.lease_station_id),
+               col(Contact.lease_expires_at), col(Campaign.status), col(Campaign.slug),
+               col(User.login), listed)
+        .select_from(CallAttempt)
+        .outerjoin(Contact, col(Contact.id) == col(CallAttempt.contact_id))
+        .outerjoin(Campaign, col(Campaign.id) == col(CallAttempt.campaign_id))
+        .outerjoin(User, col(User.id) == col(CallAttempt.operator_id))
+        .where(col(CallAttempt.id) == attempt_id)).first()
+    if row is None:
+        return None
+    return _Row(state=row[0], station_id=row[1], operator_id=row[2], contact_id=row[3],
+                phone_e164=row[4], contact_status=row[5], contact_phone=row[6],
+                lease_user_id=row[7], lease_station_id=row[8], lease_expires_at=row[9],
+                campaign_status=row[10], campaign_slug=row[11] or "",
+                operator_login=row[12], listed=bool(row[13]))
+
+
+def _check(row: _Row | None, *, station_id: int | None, operator_id: int | None,
+           now: datetime) -> str | None:
+    """The refusal code, or None when the call may go."""
+    if row is None:
+        return "not_found"
+    if row.station_id != station_id:
+        return "other_station"
+    if operator_id is not None and row.operator_id != operator_id:
+        return "other_operator"
+    if row.state != AttemptState.CLAIMED:
+        return "not_claimed"
+    if (row.contact_status != ContactStatus.CLAIMED or row.lease_user_id != row.operator_id
+            or row.lease_station_id != row.station_id or row.lease_expires_at is None
+            or _aware(row.lease_expires_at) <= now):
+        return "lease"
+    if row.campaign_status != CampaignStatus.ACTIVE:
+        return "campaign"
+    if not is_e164(row.phone_e164) or row.phone_e164 != row.contact_phone:
+        return "number"
+    if row.listed:
+        return "dnc"
+    return None
+
+
+def _aware(value: datetime) -> datetime:
+    # UTCDateTime gives aware values; a naive one would be UTC too.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def begin_dial(*, engine: Engine, attempt_id: int, station_id: int | None,
@@ -97,26 +140,36 @@ def begin_dial(*, engine: Engine, attempt_id: int, station_id: int | None,
 
     def work(session: Session) -> DialTarget | DialRefusal:
         at = now or utcnow()
-        attempt = session.get(CallAttempt, attempt_id)
-        code, slug = _check(session, attempt, station_id=station_id,
-                            operator_id=operator_id, now=at)
-        if code is not None or attempt is None:
+        row = _read(session, attempt_id)
+        code = _check(row, station_id=station_id, operator_id=operator_id, now=at)
+        if code is not None or row is None:
             refusal = _refusal(code or "not_found")
             audit.record(session=session, actor=actor_label, action="dial.refused",
                          target=f"attempt:{attempt_id}",
                          details={"reason": refusal.code, "station_id": station_id})
             return refusal
-        operator = session.get(User, attempt.operator_id)
-        login = operator.login if operator is not None else actor_label
-        attempt.state = AttemptState.DIALING
-        attempt.dialed_at = at
-        session.add(attempt)
-        session.flush()
+        # Conditional: a concurrent writer cannot have moved it (we hold the write lock on
+        # SQLite; the condition keeps it right elsewhere too).
+        changed = session.execute(
+            update(CallAttempt)
+            .where(col(CallAttempt.id) == attempt_id,
+                   col(CallAttempt.state) == AttemptState.CLAIMED)
+            .values(state=AttemptState.DIALING, dialed_at=at)
+            .returning(col(CallAttempt.id))
+            .execution_options(synchronize_session=False)).first()
+        if changed is None:
+            refusal = _refusal("not_claimed")
+            audit.record(session=session, actor=actor_label, action="dial.refused",
+                         target=f"attempt:{attempt_id}",
+                         details={"reason": refusal.code, "station_id": station_id})
+            return refusal
+        login = row.operator_login or actor_label
         audit.record(session=session, actor=login, action="dial",
                      target=f"attempt:{attempt_id}",
-                     details={"contact_id": attempt.contact_id, "campaign": slug,
-                              "to": attempt.phone_e164, "station_id": station_id})
-        return DialTarget(attempt_id, attempt.contact_id, attempt.phone_e164, slug, login)
+                     details={"contact_id": row.contact_id, "campaign": row.campaign_slug,
+                              "to": row.phone_e164, "station_id": station_id})
+        return DialTarget(attempt_id, row.contact_id, row.phone_e164, row.campaign_slug,
+                          login)
 
     return run_write(engine, work)
 
