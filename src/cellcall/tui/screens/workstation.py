@@ -183,7 +183,8 @@ class WorkstationScreen(CellcallScreen):
             delay = self.station.config.queue.progressive_delay_seconds
             self._say(_("Progressive mode: the call starts in {n} seconds.").format(
                 n=round(delay)))
-            self._progressive_timer = self.set_timer(delay, self._progressive_dial)
+            # Textual's timers need a positive delay (0 would divide by zero).
+            self._progressive_timer = self.set_timer(max(delay, 0.05), self._progressive_dial)
 
     def _retry_if_ready(self) -> None:
         if self.station.clock.state == StationState.READY and not self.app.locked:  # type: ignore[attr-defined]
@@ -313,7 +314,8 @@ class WorkstationScreen(CellcallScreen):
         contact = self.station.current
         assert contact is not None
         self.app.push_screen(WrapUpScreen(context, contact=contact, script_path=path,  # type: ignore[arg-type]
-                                          started=self._wrapup_started),
+                                          started=self._wrapup_started,
+                                          variables=self._variables()),
                              callback=self._wrapped_up)
 
     def _wrapped_up(self, outcome_id: object) -> None:

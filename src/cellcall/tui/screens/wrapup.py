@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,6 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import (
     Button,
     Checkbox,
+    Footer,
     Input,
     Label,
     OptionList,
@@ -29,7 +31,7 @@ from textual.widgets.option_list import Option
 
 from cellcall.i18n import _
 from cellcall.models.base import utcnow
-from cellcall.services import outcomes
+from cellcall.services import outcomes, scripts
 from cellcall.services.queue import ClaimedContact
 from cellcall.services.workstation import WrapUpContext
 from cellcall.tui.messages import ServiceFailed
@@ -50,41 +52,57 @@ class WrapUpScreen(CellcallModal):
     ]
 
     def __init__(self, context: WrapUpContext, *, contact: ClaimedContact,
-                 script_path: tuple[str, ...], started: datetime) -> None:
+                 script_path: tuple[str, ...], started: datetime,
+                 variables: dict[str, str] | None = None) -> None:
         super().__init__()
         self.context = context
         self.contact = contact
         self.script_path = script_path
         self.started = started
+        self.variables = variables or {}
         self.disposition: outcomes.DispositionSpec | None = None
+
+    def _text(self, template: str) -> Text:
+        """A script label with its variables (client data, untrusted) filled in, inert."""
+        return literal(scripts.render_text(template, self.variables))
 
     def compose(self) -> ComposeResult:
         with Vertical(id="wrapup-box"):
-            yield Static(_("Wrap-up: choose the outcome"), id="wrapup-title")
+            yield Static(_("Wrap-up: choose the outcome (Enter)"), id="wrapup-title")
             with Horizontal(id="wrapup-body"):
                 yield OptionList(*[Option(d.label, id=d.key) for d in self.context.dispositions],
                                  id="dispositions")
-                yield VerticalScroll(id="wrapup-fields")
+                with VerticalScroll(id="wrapup-fields"):
+                    yield Static(_("Move in the list with the arrows and press Enter on "
+                                   "the outcome."), classes="hint")
             yield Label(_("Notes"))
             yield TextArea(id="notes", soft_wrap=True)
             with Horizontal(id="wrapup-actions"):
                 yield Button(_("Save outcome"), id="save", variant="primary")
                 yield Static("", id="wrapup-error", classes="error")
+        yield Footer()
 
     def on_mount(self) -> None:
         self.query_one("#dispositions", OptionList).focus()
 
-    @on(OptionList.OptionHighlighted, "#dispositions")
+    # Only an explicit choice (Enter, click) sets the outcome: the list's first line is
+    # highlighted from the start, and a highlight is not a decision.
     @on(OptionList.OptionSelected, "#dispositions")
-    def _disposition_chosen(self, event: OptionList.OptionHighlighted) -> None:
+    async def _disposition_chosen(self, event: OptionList.OptionSelected) -> None:
         key = event.option.id
         spec = next((d for d in self.context.dispositions if d.key == key), None)
         if spec is None or spec == self.disposition:
             return
         self.disposition = spec
+        self._error("")
+        self.query_one("#wrapup-title", Static).update(
+            _("Wrap-up: {outcome}").format(outcome=spec.label))
         fields = self.query_one("#wrapup-fields", VerticalScroll)
-        fields.remove_children()
-        fields.mount_all(list(self._fields_for(spec)))
+        await fields.remove_children()
+        await fields.mount_all(list(self._fields_for(spec)))
+        # Straight on to the first field this outcome needs (else the notes).
+        first = next((w for w in fields.query("*") if w.focusable), None)
+        (first or self.query_one("#notes", TextArea)).focus()
 
     def _fields_for(self, spec: outcomes.DispositionSpec) -> list[Any]:
         widgets: list[Any] = []
@@ -100,27 +118,31 @@ class WrapUpScreen(CellcallModal):
         if "callback" in spec.needs:
             widgets.append(Label(_("Callback time, callee's local time ({zone}), "
                                    "DD/MM/YYYY HH:MM").format(zone=self.context.callee_time_zone)))
-            widgets.append(Input(id="callback", max_length=16, placeholder="25/11/2026 14:30"))
+            widgets.append(Input(id="callback", max_length=16,
+                                 placeholder=_("DD/MM/YYYY HH:MM")))
             widgets.append(Checkbox(_("Personal callback (I call back myself)"), value=True,
                                     id="callback-personal"))
         if "survey" in spec.needs and script is not None:
             for q in script.survey:
-                widgets.append(Label(literal(q.label)))
+                widgets.append(Label(self._text(q.label)))
                 qid = f"survey-{q.key}"
                 if q.kind == "single":
-                    widgets.append(Select([(literal(o.label), o.key) for o in q.options],
+                    widgets.append(Select([(self._text(o.label), o.key) for o in q.options],
                                           id=qid))
                 elif q.kind == "multiple":
                     widgets.append(SelectionList[str](
-                        *[(literal(o.label), o.key) for o in q.options], id=qid))
+                        *[(self._text(o.label), o.key) for o in q.options], id=qid))
                 elif q.kind == "scale":
-                    widgets.append(Select([(str(n), n) for n in
-                                           range(q.min or 1, (q.max or 5) + 1)], id=qid))
+                    # A scale may start at 0 ("would you recommend…, 0 to 10").
+                    low = 1 if q.min is None else q.min
+                    high = 5 if q.max is None else q.max
+                    widgets.append(Select([(str(n), n) for n in range(low, high + 1)],
+                                          id=qid))
                 else:
                     widgets.append(Input(id=qid, max_length=2000))
         if "verification" in spec.needs and script is not None:
             for f in script.verification:
-                widgets.append(Label(literal(f.label)))
+                widgets.append(Label(self._text(f.label)))
                 widgets.append(Input(value=self._original(f.key), id=f"verify-{f.key}",
                                      max_length=500))
         if not widgets:
