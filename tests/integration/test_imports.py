@@ -118,6 +118,14 @@ def test_utf8_with_bom_and_commas_english_headers(admin, site: Path, tmp_path: P
     assert consent[0] == ("web form", "J'accepte d'être appelé")
 
 
+def test_excel_unicode_text_utf16_tabs(admin, site: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = write_csv(tmp_path / "unicode.txt", ["Prénom", "Téléphone"],
+                     [["Gülşen", "06 12 34 56 78"]], delimiter="\t", encoding="utf-16")
+    result = admin("contacts", "import", "camp-1", str(path))
+    assert result.code == 0, result.err
+    assert contacts(site)[0][1] == "Gülşen"
+
+
 def test_xlsx_with_numeric_and_date_cells(admin, site: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     book = Workbook()
     sheet = book.active

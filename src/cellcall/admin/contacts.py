@@ -63,6 +63,11 @@ def import_summary_line(summary: imports.ImportSummary) -> str:
         line += " " + _(
             "{n} of them have neither prior consent nor a contract: not callable "
             "(loi 2025-594, since 11 Aug 2026).").format(n=summary.without_consent)
+    if summary.dry_run:
+        line += " " + _("Checked in {check:.1f} s.").format(check=summary.check_seconds)
+    else:
+        line += " " + _("Checked in {check:.1f} s, written in {write:.1f} s.").format(
+            check=summary.check_seconds, write=summary.write_seconds)
     not_imported = summary.rejected + summary.duplicate + summary.dnc
     if summary.rejects_file is not None and not_imported:
         line += " " + _("Rows not imported: {path}.").format(path=summary.rejects_file)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import pickle
 import tempfile
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -529,6 +530,10 @@ class ImportSummary:
     """Contacts imported without consent nor contract (solicitation campaigns), else None."""
     dry_run: bool
     rejects_file: Path | None
+    workers: int = 0
+    """Worker processes used for the check (0: the check ran in this process)."""
+    check_seconds: float = 0.0
+    write_seconds: float = 0.0
 
     def audit_details(self) -> dict[str, Any]:
         return {"file": self.file, "rows_read": self.rows_read, "imported": self.imported,
@@ -583,13 +588,17 @@ class CheckedImport:
     without_consent: int | None = None
     spool: _Spool = field(default_factory=_Spool)
     rejects: AtomicCsv | None = None
+    workers: int = 0
+    check_seconds: float = 0.0
 
-    def summary(self, *, dry_run: bool) -> ImportSummary:
+    def summary(self, *, dry_run: bool, write_seconds: float = 0.0) -> ImportSummary:
         return ImportSummary(
             campaign=self.slug, file=self.file, rows_read=self.rows_read,
             imported=self.spool.rows, rejected=self.rejected, duplicate=self.duplicate,
             dnc=self.dnc, without_consent=self.without_consent, dry_run=dry_run,
-            rejects_file=self.rejects.target if self.rejects else None)
+            rejects_file=self.rejects.target if self.rejects else None,
+            workers=self.workers, check_seconds=self.check_seconds,
+            write_seconds=write_seconds)
 
     def commit_rejects(self) -> None:
         if self.rejects is not None:
@@ -605,6 +614,7 @@ def check_file(*, snapshot: Snapshot, path: Path, rejects_path: Path | None = No
                progress: ProgressFn | None = None, site_timezone: str = "Europe/Paris",
                workers: int | None = None) -> CheckedImport:
     """Read and check the whole file; write nothing to the database."""
+    started = time.perf_counter()
     reader: TableReader = open_table(path)
     layout = build_layout(reader.header)
     checked = CheckedImport(snapshot.campaign_id, snapshot.slug, path.name,
@@ -621,8 +631,9 @@ def check_file(*, snapshot: Snapshot, path: Path, rejects_path: Path | None = No
             solicitation=snapshot.solicitation, ui_language=i18n.current_language())
         converter = RowConverter(layout, context, _dialect_from_url(snapshot.dialect_url),
                                  len(reader.header))
-        count = auto_workers(reader.estimated_rows) if workers is None else workers
-        _run_check(checked, snapshot, reader, converter, count, progress)
+        checked.workers = auto_workers(reader.estimated_rows) if workers is None else workers
+        _run_check(checked, snapshot, reader, converter, checked.workers, progress)
+        checked.check_seconds = time.perf_counter() - started
     except BaseException:
         checked.close()
         raise
@@ -752,6 +763,7 @@ def write_checked(*, session: Session, actor: Actor, checked: CheckedImport,
                   progress: ProgressFn | None = None) -> ImportSummary:
     """Insert the checked rows and the audit row in the session's (write) transaction."""
     require_role(actor, [Role.ADMIN])
+    started = time.perf_counter()
     campaign = session.get(Campaign, checked.snapshot_campaign_id)
     if campaign is None or campaign.status == CampaignStatus.CLOSED:
         raise ValidationError(_(
@@ -771,7 +783,7 @@ def write_checked(*, session: Session, actor: Actor, checked: CheckedImport,
             done += len(chunk)
             if progress is not None:
                 progress("write", done, total)
-    summary = checked.summary(dry_run=False)
+    summary = checked.summary(dry_run=False, write_seconds=time.perf_counter() - started)
     audit.record(session=session, actor=actor, action="contacts.import", target=checked.slug,
                  details=summary.audit_details())
     return summary
