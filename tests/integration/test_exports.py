@@ -172,18 +172,20 @@ def test_operators_may_not_export(site: Path, tmp_path: Path) -> None:
     assert not (tmp_path / "x.csv").exists()
 
 
-@pytest.mark.parametrize("case", ["unknown-campaign", "missing-folder"])
+@pytest.mark.parametrize("case", ["unknown-campaign", "missing-folder", "out-is-a-folder"])
 def test_bad_inputs_are_refused_and_nothing_is_written(admin, site: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                        case: str) -> None:
     out = tmp_path / "r.csv"
     slug = "camp-1"
     if case == "unknown-campaign":
         slug = "nope"
+    elif case == "out-is-a-folder":
+        out = tmp_path
     else:
         out = tmp_path / "no" / "dir" / "r.csv"
     before = snapshot(site)
     assert_refused(admin("results", "export", slug, "--out", str(out)), before=before, db=site)
-    assert not out.exists()
+    assert not out.is_file()
     assert list(tmp_path.glob(".r.csv*")) == []
 
 

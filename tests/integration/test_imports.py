@@ -306,7 +306,7 @@ def _xlsx_garbage(path: Path) -> Path:
 @pytest.mark.parametrize("case", [
     "missing-file", "unknown-campaign", "closed-campaign", "empty-file", "blank-file",
     "header-only", "no-phone-column", "two-name-columns", "unreadable-xlsx", "old-xls",
-    "rejects-folder-missing", "not-a-file",
+    "rejects-folder-missing", "not-a-file", "rejects-is-the-input", "rejects-is-a-folder",
 ])
 def test_bad_inputs_are_refused_and_nothing_is_written(admin, site: Path, tmp_path: Path,  # type: ignore[no-untyped-def]
                                                        case: str) -> None:
@@ -340,6 +340,10 @@ def test_bad_inputs_are_refused_and_nothing_is_written(admin, site: Path, tmp_pa
         extra = ["--rejects", str(tmp_path / "no" / "such" / "dir" / "r.csv")]
     elif case == "not-a-file":
         file = tmp_path
+    elif case == "rejects-is-the-input":
+        extra = ["--rejects", str(good)]
+    elif case == "rejects-is-a-folder":
+        extra = ["--rejects", str(tmp_path)]
     before = snapshot(site)
     result = admin("contacts", "import", slug, str(file), *extra)
     assert_refused(result, before=before, db=site)

@@ -615,6 +615,8 @@ def check_file(*, snapshot: Snapshot, path: Path, rejects_path: Path | None = No
                workers: int | None = None) -> CheckedImport:
     """Read and check the whole file; write nothing to the database."""
     started = time.perf_counter()
+    if rejects_path is not None and rejects_path.resolve() == path.resolve():
+        raise ValidationError(_("The rejects file must not be the imported file."))
     reader: TableReader = open_table(path)
     layout = build_layout(reader.header)
     checked = CheckedImport(snapshot.campaign_id, snapshot.slug, path.name,

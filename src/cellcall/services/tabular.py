@@ -285,6 +285,8 @@ class AtomicCsv:
 
     def __init__(self, target: Path, *, delimiter: str = ";") -> None:
         self.target = target
+        if target.is_dir():
+            raise ValidationError(_("{path} is a folder, not a file name.").format(path=target))
         directory = target.parent if str(target.parent) else Path(".")
         if not directory.is_dir():
             raise ValidationError(_("Folder not found: {path}").format(path=directory))
