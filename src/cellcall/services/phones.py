@@ -77,7 +77,8 @@ def _sibling_plans(region: str) -> tuple[tuple[int, re.Pattern[str]], ...]:
     plans: dict[int, re.Pattern[str]] = {}
     for sibling in NATIONAL_PLAN_SIBLINGS.get(region, ()):
         metadata = PhoneMetadata.metadata_for_region(sibling)
-        pattern = metadata.general_desc.national_number_pattern if metadata else None
+        general = metadata.general_desc if metadata else None
+        pattern = general.national_number_pattern if general else None
         code = phonenumbers.country_code_for_region(sibling)
         if pattern and code and code not in plans:
             plans[code] = re.compile(pattern)
