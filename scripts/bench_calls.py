@@ -459,7 +459,7 @@ def main() -> int:
         return 2
     samples = args.samples or (30 if args.quick else 200)
     hold = args.hold or (5.0 if args.quick else 60.0)
-    max_n = args.max_n or (4 if args.quick else 48)
+    max_n = args.max_n or (4 if args.quick else 128)
     results: dict[str, Any] = {"cpus": os.cpu_count(), "quick": args.quick}
     with tempfile.TemporaryDirectory(prefix="cellcall-bench-") as tmp:
         workdir = Path(tmp)

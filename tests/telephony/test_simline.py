@@ -97,3 +97,19 @@ def test_dialled_number_from_the_request_uri() -> None:
     assert dialled_number("sip:+33612345678@127.0.0.1:5060") == "+33612345678"
     assert dialled_number("<sip:%2B33612345678@pbx;user=phone>") == "+33612345678"
     assert dialled_number("tel:+336") == ""
+
+
+def test_held_customer_hears_nothing_of_the_operator(
+        site: Site, make_phone: MakePhone, simline: SimulatedLine, tmp_path: Path) -> None:
+    handle = make_phone(trunk_pattern=simline.trunk_pattern)
+    attempt_id = claim(site, "+33612300004", "answer")
+    handle.phone.dial(attempt_id)
+    handle.events.wait_for(ev.CallProgress, attempt_id=attempt_id, state="connected")
+    handle.phone.set_hold(True)
+    time.sleep(1.5)
+    handle.phone.hangup()
+    assert handle.events.wait_for(ev.CallEnded, attempt_id=attempt_id).result == \
+        ev.OPERATOR_HANGUP
+    heard = sorted((tmp_path / "callee").glob("33612300004-*.wav"))
+    assert len(heard) == 1
+    assert shares(heard[0], (440.0,), skip_s=0.6)[440.0] < 0.05

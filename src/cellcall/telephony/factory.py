@@ -16,6 +16,7 @@ from cellcall.models.users import Station
 from cellcall.telephony.config import TelephonyConfig
 from cellcall.telephony.engine import SipPhone
 from cellcall.telephony.phone import Phone
+from cellcall.telephony.recordings import recordings_root
 from cellcall.telephony.simline import SimulatedLine
 
 # A number in the telemarketing range 01 62 (the demo's campaigns call "consumers").
@@ -27,9 +28,8 @@ def telephony_config(config: Config) -> TelephonyConfig:
     tcfg = getattr(config, "telephony", None)
     if not isinstance(tcfg, TelephonyConfig):
         tcfg = TelephonyConfig()
-    if not tcfg.recordings_dir:
-        tcfg = dataclasses.replace(tcfg, recordings_dir=str(config.data_dir / "recordings"))
-    return tcfg
+    return dataclasses.replace(
+        tcfg, recordings_dir=str(recordings_root(config, tcfg.recordings_dir)))
 
 
 def _station_id(engine: Engine, station: str | None) -> int | None:
