@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from cellcall.models.base import UTCDateTime, utcnow
@@ -66,6 +66,7 @@ class CallbackStatus(StrEnum):
 
 class Callback(SQLModel, table=True):
     __tablename__ = "callbacks"
+    __table_args__ = (Index("ix_callbacks_queue", "status", "due_at"),)
 
     id: int | None = Field(default=None, primary_key=True)
     contact_id: int = Field(foreign_key="contacts.id", index=True)

@@ -193,10 +193,10 @@ class Workstation:
     def claim_next(self) -> queue.ClaimedContact | queue.NothingCallable:
         actor = self.actor
         rules = queue.load_rules(Path(self.config.queue.rules_file)
-                                 if self.config.queue.rules_file else None)
-        result = run_write(self.engine, lambda s: queue.claim_next(
-            session=s, actor=actor, station_id=self.station_id, rules=rules,
-            lease_seconds=self.config.queue.lease_seconds))
+                                 if self.config.queue.rules_file else None,
+                                 site=self.config.site)
+        result = queue.claim(engine=self.engine, actor=actor, station_id=self.station_id,
+                             rules=rules, lease_seconds=self.config.queue.lease_seconds)
         if isinstance(result, queue.ClaimedContact):
             self.current = result
             self.clock.move(StationState.PREVIEW)

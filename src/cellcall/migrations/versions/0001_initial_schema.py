@@ -201,7 +201,9 @@ def upgrade() -> None:
     with op.batch_alter_table("contacts", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_contacts_phone_e164"), ["phone_e164"], unique=False)
         batch_op.create_index(
-            "ix_contacts_queue", ["campaign_id", "status", "next_attempt_at"], unique=False
+            "ix_contacts_queue",
+            ["campaign_id", "status", "language", "next_attempt_at"],
+            unique=False,
         )
 
     op.create_table(
@@ -346,6 +348,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_callbacks_campaign_id"), ["campaign_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_callbacks_contact_id"), ["contact_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_callbacks_due_at"), ["due_at"], unique=False)
+        batch_op.create_index("ix_callbacks_queue", ["status", "due_at"], unique=False)
 
     op.create_table(
         "survey_answers",
@@ -428,6 +431,7 @@ def downgrade() -> None:
 
     op.drop_table("survey_answers")
     with op.batch_alter_table("callbacks", schema=None) as batch_op:
+        batch_op.drop_index("ix_callbacks_queue")
         batch_op.drop_index(batch_op.f("ix_callbacks_due_at"))
         batch_op.drop_index(batch_op.f("ix_callbacks_contact_id"))
         batch_op.drop_index(batch_op.f("ix_callbacks_campaign_id"))
