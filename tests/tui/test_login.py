@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlmodel import col
+from sqlmodel import col, select
 from textual.pilot import Pilot
-from textual.widgets import Input, Static
+from textual.widgets import Footer, Input, Static
 
-from cellcall.db import run_write
+from cellcall.db import run_write, unit_of_work
+from cellcall.i18n import translations_for
 from cellcall.models.audit import AuditEvent
 from cellcall.models.timeclock import TimeEntry
 from cellcall.models.users import Role, User, UserCreate
@@ -27,6 +28,7 @@ from tui.support import (
     drive,
     fill,
     log_in,
+    log_in_operator,
     screen_text,
     settle,
     type_into,
@@ -196,3 +198,30 @@ def test_every_failure_is_audited_without_the_password(site: Site) -> None:
     rows = site.rows(AuditEvent, col(AuditEvent.action).like("login%"))
     assert rows
     assert all("secret-typo-123" not in r.details for r in rows)
+
+
+def test_each_user_gets_their_own_language_footer_included(site: Site) -> None:
+    french = translations_for("fr").gettext
+    assert french("Dial") != "Dial"  # the catalogue has it; else this test proves nothing
+    app = site.app()
+    footers: list[str] = []
+
+    def speak(language: str) -> None:
+        with unit_of_work(site.engine) as session:
+            user = session.exec(select(User).where(User.login == "operateur")).one()
+            user.ui_language = language
+            session.add(user)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        # One of the two differs from the language the modules were imported in.
+        for language in ("en", "fr"):
+            speak(language)
+            await log_in_operator(pilot)
+            footers.append(str(app.screen.query_one(Footer).render()) + screen_text(app))
+            await pilot.press("f10")
+            await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen), "logged out")
+            await settle(pilot)
+
+    drive(app, scenario)
+    assert "Dial" in footers[0] and french("Dial") not in footers[0]
+    assert french("Dial") in footers[1] and " Dial " not in footers[1]

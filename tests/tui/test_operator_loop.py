@@ -269,7 +269,15 @@ def test_no_idle_lock_during_a_call_but_one_after_it(site: Site) -> None:
         site.phone.remote_hangup(attempt_id)
         await wait_until(pilot, lambda: isinstance(app.screen, LockScreen),
                          "the lock once the call is over")
+        app.idle_lock_seconds = 3600  # type: ignore[attr-defined]
+        await settle(pilot)
         assert station_state(app) == StationState.WRAP_UP
+        # Whichever came first, the wrap-up form never shows over the lock.
+        assert isinstance(app.screen, LockScreen)
+        await fill(pilot, "#lock-password", DEMO_PASSWORD)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, WrapUpScreen),
+                         "the wrap-up form after unlocking")
 
     drive(app, scenario)
 
@@ -370,15 +378,34 @@ def test_preview_campaign_never_dials_by_itself(site: Site) -> None:
     drive(app, scenario)
 
 
-def test_pausing_during_the_progressive_countdown_stops_the_dial(site: Site) -> None:
+def test_no_progressive_dial_while_choosing_a_pause_nor_once_paused(site: Site) -> None:
     site.only_campaign("demo-enquete")
-    site.configure("queue", progressive_delay_seconds=0.8)
+    site.configure("queue", progressive_delay_seconds=1.5)
+    app = site.app()
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await log_in_operator(pilot)
+        await pilot.press("f8")
+        await wait_until(pilot, lambda: isinstance(app.screen, PauseScreen), "pause menu")
+        await pilot.pause(2.0)  # longer than the countdown, with the menu open
+        assert site.phone.dialed == []
+        # Cancelled: the countdown starts again and the call goes out.
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: site.phone.dialed, "the progressive dial")
+        assert station_state(app) == StationState.DIALING
+
+    drive(app, scenario)
+
+
+def test_pausing_stops_the_progressive_countdown(site: Site) -> None:
+    site.only_campaign("demo-enquete")
+    site.configure("queue", progressive_delay_seconds=1.5)
     app = site.app()
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await log_in_operator(pilot)
         await choose_pause(pilot, "break")
-        await pilot.pause(1.0)
+        await pilot.pause(2.0)
         await settle(pilot)
         assert site.phone.dialed == []
         assert station_state(app) == StationState.PAUSED

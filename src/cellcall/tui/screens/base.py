@@ -2,14 +2,42 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
+
+from textual.binding import Binding, BindingType
+from textual.dom import DOMNode
 from textual.screen import ModalScreen, Screen
 from textual.worker import Worker
 
 from cellcall.tui.messages import ServiceFailed
 
 
+def translate_bindings(node: DOMNode, bindings: Iterable[BindingType]) -> None:
+    """Give ``node``'s bindings the labels of ``bindings``, built in the current language.
+
+    A class's ``BINDINGS`` are built once, in the language of the moment the module was
+    imported; each user has their own language, so every screen instance rebuilds its
+    footer labels (matched by binding id) when it is created, after the login set it.
+    """
+    labels = {b.id: b.description for b in bindings if isinstance(b, Binding) and b.id}
+    table = node._bindings.key_to_bindings
+    for key, items in table.items():
+        table[key] = [dataclasses.replace(b, description=labels[b.id])
+                      if b.id in labels else b for b in items]
+
+
 class CellcallScreen(Screen[None]):
     """A full screen; refused service calls are shown as a notification by default."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        translate_bindings(self, self.bindings_now())
+
+    @classmethod
+    def bindings_now(cls) -> list[BindingType]:
+        """The screen's BINDINGS built again in the current language (none by default)."""
+        return []
 
     def on_service_failed(self, message: ServiceFailed) -> None:
         self.notify(message.message, severity="error", timeout=6)
@@ -20,6 +48,14 @@ class CellcallScreen(Screen[None]):
 
 
 class CellcallModal(ModalScreen[object]):
+    def __init__(self) -> None:
+        super().__init__()
+        translate_bindings(self, self.bindings_now())
+
+    @classmethod
+    def bindings_now(cls) -> list[BindingType]:
+        return []
+
     def on_service_failed(self, message: ServiceFailed) -> None:
         self.notify(message.message, severity="error", timeout=6)
 

@@ -17,11 +17,19 @@ from cellcall.tui.screens.base import CellcallModal
 from cellcall.tui.widgets.literal import literal
 
 
-class ObjectionsScreen(CellcallModal):
-    CSS_PATH = "objections.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
+def _objections_bindings() -> list[BindingType]:
+    return [
         Binding("escape", "cancel", _("Cancel"), id="objections.cancel"),
     ]
+
+
+class ObjectionsScreen(CellcallModal):
+    CSS_PATH = "objections.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = _objections_bindings()
+
+    @classmethod
+    def bindings_now(cls) -> list[BindingType]:
+        return _objections_bindings()
 
     def __init__(self, objections: Sequence[scripts.Objection]) -> None:
         super().__init__()

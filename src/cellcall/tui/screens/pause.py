@@ -24,11 +24,19 @@ def pause_reason_label(reason: PauseReason) -> str:
     }[reason]
 
 
-class PauseScreen(CellcallModal):
-    CSS_PATH = "pause.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
+def _pause_bindings() -> list[BindingType]:
+    return [
         Binding("escape", "cancel", _("Cancel"), id="pause.cancel"),
     ]
+
+
+class PauseScreen(CellcallModal):
+    CSS_PATH = "pause.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = _pause_bindings()
+
+    @classmethod
+    def bindings_now(cls) -> list[BindingType]:
+        return _pause_bindings()
 
     def compose(self) -> ComposeResult:
         with Vertical(id="pause-box"):

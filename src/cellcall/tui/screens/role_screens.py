@@ -16,11 +16,19 @@ from cellcall.tui.screens.base import CellcallScreen
 from cellcall.tui.widgets.literal import literal
 
 
-class _MessageScreen(CellcallScreen):
-    CSS_PATH = "role_screens.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
+def _role_bindings() -> list[BindingType]:
+    return [
         Binding("f10", "logout", _("Log out"), id="role.logout"),
     ]
+
+
+class _MessageScreen(CellcallScreen):
+    CSS_PATH = "role_screens.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = _role_bindings()
+
+    @classmethod
+    def bindings_now(cls) -> list[BindingType]:
+        return _role_bindings()
 
     def __init__(self, user: LoggedIn, text: str) -> None:
         super().__init__()

@@ -52,9 +52,8 @@ ACTIONS_BY_STATE: dict[str, frozenset[StationState]] = {
 }
 
 
-class WorkstationScreen(CellcallScreen):
-    CSS_PATH = "workstation.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
+def _station_bindings() -> list[BindingType]:
+    return [
         Binding("f5", "dial", _("Dial"), id="station.dial"),
         Binding("f6", "hangup", _("Hang up"), id="station.hangup"),
         Binding("f7", "mute", _("Mute"), id="station.mute"),
@@ -68,6 +67,15 @@ class WorkstationScreen(CellcallScreen):
           for n in range(1, 10)],
     ]
 
+
+class WorkstationScreen(CellcallScreen):
+    CSS_PATH = "workstation.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = _station_bindings()
+
+    @classmethod
+    def bindings_now(cls) -> list[BindingType]:
+        return _station_bindings()
+
     def __init__(self) -> None:
         super().__init__()
         self._walker: scripts.ScriptWalker | None = None
@@ -76,6 +84,7 @@ class WorkstationScreen(CellcallScreen):
         self._muted = False
         self._wrapup_started: datetime | None = None
         self._last_result: str | None = None
+        self._pending_wrap_up: object | None = None
 
     @property
     def station(self) -> Workstation:
@@ -180,11 +189,19 @@ class WorkstationScreen(CellcallScreen):
         self._enter(StationState.PREVIEW)
         self._show_contact()
         if result.dialing_mode == DialingMode.PROGRESSIVE:
-            delay = self.station.config.queue.progressive_delay_seconds
-            self._say(_("Progressive mode: the call starts in {n} seconds.").format(
-                n=round(delay)))
-            # Textual's timers need a positive delay (0 would divide by zero).
-            self._progressive_timer = self.set_timer(max(delay, 0.05), self._progressive_dial)
+            self._start_countdown()
+
+    def _start_countdown(self) -> None:
+        delay = self.station.config.queue.progressive_delay_seconds
+        self._say(_("Progressive mode: the call starts in {n} seconds.").format(
+            n=round(delay)))
+        # Textual's timers need a positive delay (0 would divide by zero).
+        self._progressive_timer = self.set_timer(max(delay, 0.05), self._progressive_dial)
+
+    def _stop_countdown(self) -> None:
+        if self._progressive_timer is not None:
+            self._progressive_timer.stop()
+            self._progressive_timer = None
 
     def _retry_if_ready(self) -> None:
         if self.station.clock.state == StationState.READY and not self.app.locked:  # type: ignore[attr-defined]
@@ -197,34 +214,43 @@ class WorkstationScreen(CellcallScreen):
         if self.station.clock.state == StationState.PREVIEW:
             self.action_dial()
 
+    def _keeps_lease(self) -> bool:
+        # Once the call is over the queue renews no more (the attempt ended), but the
+        # outcome is still owed: the contact stays on screen until it is recorded.
+        return (self.station.current is not None
+                and self.station.clock.state != StationState.WRAP_UP)
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="lease")
     def _renew_lease(self) -> None:
-        if self.station.current is not None and not self.app.locked:  # type: ignore[attr-defined]
+        if self._keeps_lease() and not self.app.locked:  # type: ignore[attr-defined]
             self.station.renew_lease()
 
     @on(Unlocked)
     def _after_unlock(self) -> None:
+        if self._pending_wrap_up is not None:
+            context, self._pending_wrap_up = self._pending_wrap_up, None
+            self._push_wrap_up(context)
         self._renew_after_lock()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="lease")
     def _renew_after_lock(self) -> None:
-        if self.station.current is None:
+        if not self._keeps_lease():
             return
         try:
             self.station.renew_lease()
-        except Exception:
+        except queue.LeaseLostError:
             # The lease ran out during a long lock: the contact went back to the queue.
             self.station.forget_current()
             self.app.call_from_thread(self._lost_contact)
 
     def _lost_contact(self) -> None:
         self._say(_("The contact went back to the queue while the station was locked."))
+        self.station.clock.move(StationState.READY)
         self._enter(StationState.READY)
 
     # --- the call -----------------------------------------------------------------------
     def action_dial(self) -> None:
-        if self._progressive_timer is not None:
-            self._progressive_timer.stop()
+        self._stop_countdown()
         contact = self.station.current
         phone = self.app.phone  # type: ignore[attr-defined]
         if contact is None:
@@ -309,6 +335,11 @@ class WorkstationScreen(CellcallScreen):
     def _push_wrap_up(self, context: object) -> None:
         from cellcall.tui.screens.wrapup import WrapUpScreen
 
+        if self.app.locked:  # type: ignore[attr-defined]
+            # The call ended as the station locked: the form waits under the lock, never
+            # over it.
+            self._pending_wrap_up = context
+            return
         self._wrapup_started = utcnow()
         path = tuple(self._walker.path) if self._walker is not None else ()
         contact = self.station.current
@@ -353,13 +384,17 @@ class WorkstationScreen(CellcallScreen):
     def action_pause(self) -> None:
         from cellcall.tui.screens.pause import PauseScreen
 
-        self.app.push_screen(PauseScreen(), callback=self._pause_chosen)
+        # No call starts by itself while the operator is choosing to pause.
+        counting = self._progressive_timer is not None
+        self._stop_countdown()
+        self.app.push_screen(PauseScreen(),
+                             callback=lambda reason: self._pause_chosen(reason, counting))
 
-    def _pause_chosen(self, reason: object) -> None:
+    def _pause_chosen(self, reason: object, counting: bool = False) -> None:
         if isinstance(reason, PauseReason):
-            if self._progressive_timer is not None:
-                self._progressive_timer.stop()
             self.pause(reason)
+        elif counting and self.station.clock.state == StationState.PREVIEW:
+            self._start_countdown()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="station")
     def pause(self, reason: PauseReason) -> None:

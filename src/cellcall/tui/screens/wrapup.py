@@ -45,11 +45,19 @@ def slot_label(slot: datetime, zone: str) -> str:
     return slot.astimezone(ZoneInfo(zone)).strftime("%a %d/%m %H:%M")
 
 
-class WrapUpScreen(CellcallModal):
-    CSS_PATH = "wrapup.tcss"
-    BINDINGS: ClassVar[list[BindingType]] = [
+def _wrapup_bindings() -> list[BindingType]:
+    return [
         Binding("ctrl+s", "save", _("Save outcome"), id="wrapup.save"),
     ]
+
+
+class WrapUpScreen(CellcallModal):
+    CSS_PATH = "wrapup.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = _wrapup_bindings()
+
+    @classmethod
+    def bindings_now(cls) -> list[BindingType]:
+        return _wrapup_bindings()
 
     def __init__(self, context: WrapUpContext, *, contact: ClaimedContact,
                  script_path: tuple[str, ...], started: datetime,
