@@ -29,7 +29,7 @@ from sqlmodel import select
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import Input
+from textual.widgets import Input, OptionList
 
 import cellcall
 from cellcall.config import Config, load_config
@@ -207,7 +207,7 @@ def drive(app: App[Any], scenario: Scenario, *, size: tuple[int, int] = (100, 30
 
 
 async def wait_until(pilot: Pilot[Any], condition: Callable[[], object], what: str,
-                     *, limit: float = 15.0) -> None:
+                     *, limit: float = 60.0) -> None:
     """Let the app run until ``condition()`` holds; ``limit`` only guards against a hang."""
     deadline = time.monotonic() + limit
     while not condition():
@@ -297,6 +297,21 @@ async def remote_hang_up(pilot: Pilot[Any], phone: PhoneDouble, attempt_id: int)
     await wait_until(pilot, lambda: isinstance(pilot.app.screen, WrapUpScreen),
                      "the wrap-up form opens")
     await settle(pilot)
+
+
+async def choose_outcome(pilot: Pilot[Any], key: str) -> None:
+    """Move to the outcome in the list with the arrows and press Enter."""
+    options = pilot.app.screen.query_one("#dispositions", OptionList)
+    options.focus()
+    target = next(i for i in range(options.option_count)
+                  if options.get_option_at_index(i).id == key)
+    await pilot.press("home", *["down"] * target, "enter")
+    await settle(pilot)
+    screen = pilot.app.screen
+    from cellcall.tui.screens.wrapup import WrapUpScreen
+
+    assert isinstance(screen, WrapUpScreen)
+    assert screen.disposition is not None and screen.disposition.key == key
 
 
 def screen_text(app: App[Any]) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from textual.pilot import Pilot
-from textual.widgets import Checkbox, Input, OptionList, Select, SelectionList, Static, TextArea
+from textual.widgets import Checkbox, Input, Select, SelectionList, Static, TextArea
 
 from cellcall.db import run_write
 from cellcall.i18n import _
@@ -28,6 +28,7 @@ from cellcall.tui.screens.workstation import WorkstationScreen
 from cellcall.tui.screens.wrapup import WrapUpScreen
 from tui.support import (
     Site,
+    choose_outcome,
     current_contact,
     dial_and_answer,
     drive,
@@ -53,19 +54,6 @@ async def to_wrap_up(pilot: Pilot[Any], site: Site, *script_keys: str) -> int:
         await pilot.press(key)
     await remote_hang_up(pilot, site.phone, attempt_id)
     return attempt_id
-
-
-async def choose_outcome(pilot: Pilot[Any], key: str) -> None:
-    """Move to the outcome in the list with the arrows and press Enter."""
-    options = pilot.app.screen.query_one("#dispositions", OptionList)
-    options.focus()
-    target = next(i for i in range(options.option_count)
-                  if options.get_option_at_index(i).id == key)
-    await pilot.press("home", *["down"] * target, "enter")
-    await settle(pilot)
-    screen = pilot.app.screen
-    assert isinstance(screen, WrapUpScreen)
-    assert screen.disposition is not None and screen.disposition.key == key
 
 
 async def save(pilot: Pilot[Any]) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 from textual import on, work
 from textual.app import ComposeResult
@@ -147,7 +148,8 @@ class WorkstationScreen(CellcallScreen):
 
     def _show_contact(self) -> None:
         contact = self.station.current
-        self.query_one(ContactCard).show(contact, utcnow())
+        self.query_one(ContactCard).show(contact, utcnow(),
+                                         ZoneInfo(self.station.config.site.timezone))
         panel = self.query_one(ScriptPanel)
         if contact is None:
             self._walker = None

@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from rich.console import Group, RenderableType
-from rich.table import Table
+from rich.padding import Padding
 from rich.text import Text
 from textual.widgets import Static
 
@@ -26,7 +26,7 @@ def callee_local_time(contact: ClaimedContact, now: datetime) -> str:
     return " / ".join(dict.fromkeys(times)) or "?"
 
 
-def render_contact(contact: ClaimedContact, now: datetime) -> RenderableType:
+def render_contact(contact: ClaimedContact, now: datetime, zone: ZoneInfo) -> RenderableType:
     name = " ".join(p for p in (contact.first_name, contact.last_name) if p)
     parts: list[RenderableType] = [
         literal(name or _("(no name)"), style="bold"),
@@ -43,12 +43,17 @@ def render_contact(contact: ClaimedContact, now: datetime) -> RenderableType:
     for key, value in contact.custom_fields:
         parts.append(labelled(key, value, label_style="dim"))
     if contact.history:
-        table = Table(_("When"), _("Outcome"), _("Notes"), box=None, padding=(0, 1),
-                      title=_("Earlier attempts"), title_justify="left", expand=True)
+        # One line per attempt, its notes below in full: a table column would cut them
+        # in the narrow pane.
+        parts.append(Text(_("Earlier attempts"), style="bold underline"))
         for item in contact.history[-5:]:
-            table.add_row(item.at.astimezone().strftime("%d/%m %H:%M"),
-                          literal(item.disposition or "-"), literal(item.notes))
-        parts.append(table)
+            # In the site's time zone, whatever the server's own is.
+            line = Text(item.at.astimezone(zone).strftime("%d/%m %H:%M  "), style="dim")
+            line.append_text(literal(item.disposition or "-"))
+            parts.append(line)
+            if item.notes:
+                parts.append(Padding(literal(item.notes, keep_newlines=True, style="italic"),
+                                     (0, 0, 0, 2)))
     # ``literal`` texts end without a newline (for inline use): one line each here.
     for part in parts:
         if isinstance(part, Text):
@@ -63,8 +68,8 @@ class ContactCard(Static):
     ContactCard { height: auto; padding: 0 1; }
     """
 
-    def show(self, contact: ClaimedContact | None, now: datetime) -> None:
+    def show(self, contact: ClaimedContact | None, now: datetime, zone: ZoneInfo) -> None:
         if contact is None:
             self.update("")
         else:
-            self.update(render_contact(contact, now))
+            self.update(render_contact(contact, now, zone))
