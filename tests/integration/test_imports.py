@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
 
-from cellcall.db import make_engine, run_write
+from cellcall.db import make_engine, read_session, run_write
 from cellcall.errors import CellcallError, ValidationError
 from cellcall.models.users import Role
 from cellcall.services import dnc, imports
@@ -525,3 +525,76 @@ def test_created_at_is_stored_like_the_orm_does(site: Path, tmp_path: Path) -> N
     assert contact.time_zones == ["Europe/Paris"]
     assert contact.custom_fields == {}
     assert contact.has_contract is False
+
+
+# --- the check and the write are separate: what changes in between is caught ------------
+
+
+@pytest.mark.parametrize("sqlite_stage", [True, False])
+def test_numbers_listed_between_check_and_write_roll_the_write_back(
+        site: Path, tmp_path: Path, sqlite_stage: bool) -> None:
+    path = write_csv(tmp_path / "f.csv", ["tel"], [["06 12 34 56 01"], ["06 12 34 56 02"]])
+    engine = make_engine(f"sqlite:///{site}")
+    actor = shell_admin()
+    with read_session(engine) as session:
+        snapshot = imports.load_snapshot(session=session, actor=actor, slug="camp-1")
+    checked = imports.check_file(snapshot=snapshot, path=path, sqlite_stage=sqlite_stage)
+    try:
+        run_write(engine, lambda s: dnc.add_number(session=s, actor=actor,
+                                                    e164="+33612345602", source="test"))
+        stage = checked.spool
+        target = (imports._attached_engine(engine, stage.path)
+                  if isinstance(stage, imports._SqliteStage) else engine)
+        with pytest.raises(imports.StaleCheckError):
+            run_write(target, lambda s: imports.write_checked(
+                session=s, actor=actor, checked=checked, stage_attached=target is not engine))
+        if target is not engine:
+            target.dispose()
+    finally:
+        checked.close()
+    assert count(site, "contacts") == 0
+    # The command checks again and this time leaves the listed number out.
+    summary = imports.import_contacts(engine=engine, actor=actor, slug="camp-1", path=path)
+    engine.dispose()
+    assert (summary.imported, summary.dnc) == (1, 1)
+
+
+@pytest.mark.parametrize("sqlite_stage", [True, False])
+def test_both_ways_of_writing_store_the_same_rows(site: Path, tmp_path: Path,
+                                                  sqlite_stage: bool) -> None:
+    """The scratch SQLite stage (INSERT … SELECT) and the generic pickle spool
+    (executemany) give identical contacts."""
+    rows = [[f"R{i}", FR_MOBILES[i], "fr" if i % 2 else "ru", f"2026-01-0{1 + i % 9}",
+             "oui" if i % 3 == 0 else "", f"v{i}"] for i in range(300)]
+    path = write_csv(tmp_path / "f.csv", ["ref", "tel", "langue", "consent_at", "contrat",
+                                          "extra"], rows)
+    engine = make_engine(f"sqlite:///{site}")
+    actor = shell_admin()
+    add_campaign(site, "other")
+    slug = "camp-1" if sqlite_stage else "other"
+    with read_session(engine) as session:
+        snapshot = imports.load_snapshot(session=session, actor=actor, slug=slug)
+    checked = imports.check_file(snapshot=snapshot, path=path, sqlite_stage=sqlite_stage)
+    try:
+        stage = checked.spool
+        target = (imports._attached_engine(engine, stage.path)
+                  if isinstance(stage, imports._SqliteStage) else engine)
+        run_write(target, lambda s: imports.write_checked(
+            session=s, actor=actor, checked=checked, stage_attached=target is not engine))
+        if target is not engine:
+            target.dispose()
+    finally:
+        checked.close()
+    engine.dispose()
+    got = query(site, "SELECT c.external_ref, c.first_name, c.last_name, c.company, "
+                      "c.phone_e164, c.time_zones, c.language, c.custom_fields, c.consent_at, "
+                      "c.consent_source, c.consent_wording, c.has_contract, c.status, "
+                      "c.attempts, c.demo_behaviour, typeof(c.consent_at), "
+                      "typeof(c.has_contract), typeof(c.created_at) "
+                      "FROM contacts c JOIN campaigns k ON k.id = c.campaign_id "
+                      "WHERE k.slug = ? ORDER BY c.id", slug)
+    assert [r[0] for r in got] == [f"R{i}" for i in range(300)]  # file order kept
+    assert got[0][5:9] == ('["Europe/Paris"]', "ru", '{"extra": "v0"}',
+                           "2025-12-31 23:00:00.000000")
+    assert {r[15:] for r in got} == {("text", "integer", "text")}
+    assert [r[11] for r in got[:4]] == [1, 0, 0, 1]

@@ -6,19 +6,25 @@ Two phases, so that stations are held up only while rows are actually written:
    read into sets of integers (the E.164 digits; ~70 bytes a number), then the file is
    streamed in chunks. Each row is converted (phone number parsed with the campaign's
    country as default region, language, consent, custom fields, values made ready for the
-   database) in worker processes for large files: phonenumbers costs ~50 µs a number.
-   Accepted rows go to an anonymous temporary spool file; rejected rows to the rejects
-   file (its temporary name). ``--dry-run`` stops here.
-2. **Write** (one ``BEGIN IMMEDIATE`` transaction): the spool is inserted with the
-   dialect's executemany in chunks, plus one audit row. If contacts or do-not-call entries
-   appeared since the check and collide with the file, the transaction is rolled back and
-   the check runs again. The rejects file is moved into place only after the commit.
+   database) in worker processes for large files: phonenumbers costs ~40 µs a number.
+   This process keeps only each row's verdict (its number, or why it is refused), decides
+   duplicates and do-not-call numbers, and stages the accepted rows: in a scratch SQLite
+   file for a SQLite database, else in a pickle spool. Rejected rows go to the rejects
+   file (under a temporary name). ``--dry-run`` stops here.
+2. **Write** (one ``BEGIN IMMEDIATE`` transaction): for SQLite, one ``INSERT … SELECT``
+   from the attached stage (copied inside SQLite, in file order); otherwise executemany
+   in chunks; plus one audit row. If contacts or do-not-call entries that collide with
+   the file appeared since the check, the transaction is rolled back and the check runs
+   again. The rejects file is moved into place only after the commit.
+
+Measured with ``scripts/bench_import.py`` (1,000,000 rows).
 """
 
 from __future__ import annotations
 
 import os
 import pickle
+import sqlite3
 import tempfile
 import time
 from collections import deque
@@ -34,14 +40,14 @@ from typing import IO, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import Locale
-from sqlalchemy import Table, func, insert, select
+from sqlalchemy import Table, event, func, insert, select
 from sqlalchemy.engine import Connection, Dialect, Engine
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session, col
 
 from cellcall import i18n
-from cellcall.db import read_session, run_write
+from cellcall.db import make_engine, read_session, run_write
 from cellcall.errors import CellcallError, ValidationError
 from cellcall.i18n import _
 from cellcall.models.base import utcnow
@@ -543,7 +549,8 @@ class ImportSummary:
 
 class _Spool:
     """Accepted rows in an anonymous temporary file (gone on close): for each chunk, the
-    pickled rows as the converter made them, and the positions of those to leave out."""
+    pickled rows as the converter made them, and the positions of those to leave out.
+    Any database can be written from it (executemany in chunks)."""
 
     def __init__(self) -> None:
         self._fh: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115
@@ -562,14 +569,58 @@ class _Spool:
                 blob, left_out = pickle.load(self._fh)  # noqa: S301
             except EOFError:
                 return
-            rows: list[tuple[Any, ...]] = pickle.loads(blob)  # noqa: S301
-            if left_out:
-                skip = set(left_out)
-                rows = [row for i, row in enumerate(rows) if i not in skip]
-            yield rows
+            yield _kept_rows(blob, left_out)
 
     def close(self) -> None:
         self._fh.close()
+
+
+def _kept_rows(blob: bytes, left_out: list[int]) -> list[tuple[Any, ...]]:
+    # Our own workers' output: safe to unpickle.
+    rows: list[tuple[Any, ...]] = pickle.loads(blob)  # noqa: S301
+    if left_out:
+        skip = set(left_out)
+        rows = [row for i, row in enumerate(rows) if i not in skip]
+    return rows
+
+
+STAGE_SCHEMA = "cellcall_stage"
+
+
+class _SqliteStage:
+    """Accepted rows in a scratch SQLite file (in a temporary folder, removed on close),
+    in file order. A SQLite database then copies them with one ``INSERT … SELECT`` from
+    the attached file: the copy runs inside SQLite, about three times faster than an
+    executemany from Python, so the write lock is held that much less."""
+
+    def __init__(self) -> None:
+        self._dir = tempfile.TemporaryDirectory(prefix="cellcall-import-")
+        self.path = Path(self._dir.name) / "stage.sqlite3"
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        # A scratch file: no journal, no syncing.
+        self._db.execute("PRAGMA journal_mode = OFF")
+        self._db.execute("PRAGMA synchronous = OFF")
+        self._db.execute(f"CREATE TABLE rows ({', '.join(INSERT_COLUMNS)})")
+        self._insert = f"INSERT INTO rows VALUES ({', '.join('?' * len(INSERT_COLUMNS))})"
+        self.rows = 0
+
+    def add(self, rows_blob: bytes, converted: int, left_out: list[int]) -> None:
+        if converted <= len(left_out):
+            return
+        rows = _kept_rows(rows_blob, left_out)
+        self._db.execute("BEGIN")
+        self._db.executemany(self._insert, rows)
+        self._db.execute("COMMIT")
+        self.rows += len(rows)
+
+    def chunks(self, size: int = 5000) -> Iterator[list[tuple[Any, ...]]]:
+        cursor = self._db.execute("SELECT * FROM rows ORDER BY rowid")
+        while batch := cursor.fetchmany(size):
+            yield batch
+
+    def close(self) -> None:
+        self._db.close()
+        self._dir.cleanup()
 
 
 @dataclass
@@ -586,7 +637,7 @@ class CheckedImport:
     duplicate: int = 0
     dnc: int = 0
     without_consent: int | None = None
-    spool: _Spool = field(default_factory=_Spool)
+    spool: _Spool | _SqliteStage = field(default_factory=_Spool)
     rejects: AtomicCsv | None = None
     workers: int = 0
     check_seconds: float = 0.0
@@ -612,16 +663,23 @@ class CheckedImport:
 
 def check_file(*, snapshot: Snapshot, path: Path, rejects_path: Path | None = None,
                progress: ProgressFn | None = None, site_timezone: str = "Europe/Paris",
-               workers: int | None = None) -> CheckedImport:
-    """Read and check the whole file; write nothing to the database."""
+               workers: int | None = None, sqlite_stage: bool | None = None) -> CheckedImport:
+    """Read and check the whole file; write nothing to the database.
+
+    Accepted rows are kept in a scratch SQLite file when the database is SQLite (or
+    ``sqlite_stage`` says so), else in a pickle spool that any database can be written from.
+    """
     started = time.perf_counter()
     if rejects_path is not None and rejects_path.resolve() == path.resolve():
         raise ValidationError(_("The rejects file must not be the imported file."))
     reader: TableReader = open_table(path)
     layout = build_layout(reader.header)
+    if sqlite_stage is None:
+        sqlite_stage = snapshot.dialect_url.startswith("sqlite")
     checked = CheckedImport(snapshot.campaign_id, snapshot.slug, path.name,
                             snapshot.contacts_max_id, snapshot.dnc_max_id,
-                            without_consent=0 if snapshot.solicitation else None)
+                            without_consent=0 if snapshot.solicitation else None,
+                            spool=_SqliteStage() if sqlite_stage else _Spool())
     try:
         if rejects_path is not None:
             checked.rejects = AtomicCsv(rejects_path, delimiter=reader.format.delimiter or ";")
@@ -761,9 +819,43 @@ class _CacheSize:
 WRITE_CACHE_KIB = 64 * 1024
 
 
+def _stage_collides(connection: Connection, numbers: set[int]) -> bool:
+    wanted = [f"+{n}" for n in sorted(numbers)]
+    for start in range(0, len(wanted), 500):
+        batch = wanted[start:start + 500]
+        marks = ", ".join("?" * len(batch))
+        hit = connection.exec_driver_sql(
+            f"SELECT 1 FROM {STAGE_SCHEMA}.rows WHERE phone_e164 IN ({marks}) LIMIT 1",
+            tuple(batch)).first()
+        if hit is not None:
+            return True
+    return False
+
+
+def _copy_from_stage(connection: Connection, table: Table, total: int,
+                     progress: ProgressFn | None) -> None:
+    """INSERT … SELECT from the attached stage, in file order, in slices for progress."""
+    quote = connection.dialect.identifier_preparer.quote
+    columns = ", ".join(quote(c) for c in INSERT_COLUMNS)
+    sql = (f"INSERT INTO {quote(table.name)} ({columns}) SELECT {columns} "
+           f"FROM {STAGE_SCHEMA}.rows WHERE rowid > ? AND rowid <= ? ORDER BY rowid")
+    for start in range(0, total, _COPY_SLICE_ROWS):
+        connection.exec_driver_sql(sql, (start, start + _COPY_SLICE_ROWS))
+        if progress is not None:
+            progress("write", min(total, start + _COPY_SLICE_ROWS), total)
+
+
+_COPY_SLICE_ROWS = 50_000
+
+
 def write_checked(*, session: Session, actor: Actor, checked: CheckedImport,
-                  progress: ProgressFn | None = None) -> ImportSummary:
-    """Insert the checked rows and the audit row in the session's (write) transaction."""
+                  progress: ProgressFn | None = None,
+                  stage_attached: bool = False) -> ImportSummary:
+    """Insert the checked rows and the audit row in the session's (write) transaction.
+
+    ``stage_attached``: the session's connection has the scratch SQLite stage attached
+    (see ``import_contacts``), so rows are copied inside SQLite.
+    """
     require_role(actor, [Role.ADMIN])
     started = time.perf_counter()
     campaign = session.get(Campaign, checked.snapshot_campaign_id)
@@ -778,7 +870,11 @@ def write_checked(*, session: Session, actor: Actor, checked: CheckedImport,
     total = checked.spool.rows
     done = 0
     with _CacheSize(connection, WRITE_CACHE_KIB if total > PARALLEL_FROM_ROWS else 0):
-        for chunk in checked.spool.chunks():
+        if stage_attached:
+            if collisions and _stage_collides(connection, collisions):
+                raise StaleCheckError(_("The campaign changed during the import."))
+            _copy_from_stage(connection, table, total, progress)
+        for chunk in checked.spool.chunks() if not stage_attached else ():
             if collisions and any(int(row[5][1:]) in collisions for row in chunk):
                 raise StaleCheckError(_("The campaign changed during the import."))
             bulk_insert(connection, table, INSERT_COLUMNS, chunk)
@@ -789,6 +885,21 @@ def write_checked(*, session: Session, actor: Actor, checked: CheckedImport,
     audit.record(session=session, actor=actor, action="contacts.import", target=checked.slug,
                  details=summary.audit_details())
     return summary
+
+
+def _attached_engine(engine: Engine, stage_path: Path) -> Engine:
+    """An engine on the same SQLite file whose connections attach the stage file when
+    they open (ATTACH is not allowed inside the write transaction)."""
+    with engine.connect() as connection:
+        busy_ms = int(connection.exec_driver_sql("PRAGMA busy_timeout").scalar() or 15000)
+    attached = make_engine(engine.url.render_as_string(hide_password=False),
+                           busy_timeout_ms=busy_ms)
+
+    def attach(dbapi_connection: sqlite3.Connection, _record: Any) -> None:
+        dbapi_connection.execute(f"ATTACH DATABASE ? AS {STAGE_SCHEMA}", (str(stage_path),))
+
+    event.listen(attached, "connect", attach)
+    return attached
 
 
 def import_contacts(*, engine: Engine, actor: Actor, slug: str, path: Path,
@@ -811,18 +922,27 @@ def import_contacts(*, engine: Engine, actor: Actor, slug: str, path: Path,
             if dry_run:
                 checked.commit_rejects()
                 return checked.summary(dry_run=True)
-            def write(session: Session, checked: CheckedImport = checked) -> ImportSummary:
-                return write_checked(session=session, actor=actor, checked=checked,
-                                     progress=progress)
+            stage = checked.spool
+            fast = isinstance(stage, _SqliteStage) and engine.dialect.name == "sqlite"
 
+            def write(session: Session, checked: CheckedImport = checked,
+                      fast: bool = fast) -> ImportSummary:
+                return write_checked(session=session, actor=actor, checked=checked,
+                                     progress=progress, stage_attached=fast)
+
+            target = (_attached_engine(engine, stage.path)
+                      if isinstance(stage, _SqliteStage) and fast else engine)
             try:
-                summary = run_write(engine, write)
+                summary = run_write(target, write)
             except StaleCheckError:
                 continue
             except DBAPIError as exc:
                 raise CellcallError(_(
                     "The database refused the import ({error}); nothing was written.").format(
                         error=str(exc.orig).splitlines()[0] if exc.orig else exc)) from exc
+            finally:
+                if target is not engine:
+                    target.dispose()
             checked.commit_rejects()
             return summary
         finally:
