@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import bindparam, insert, text
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, col, select
 
 from cellcall.models.audit import AuditEvent
@@ -39,28 +40,63 @@ def compute_hash(*, prev_hash: str, event_id: int, at: datetime, actor: str, act
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()
 
 
+_EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
+# The chain's head and, on SQLite, the AUTOINCREMENT sequence, in one lean Core query (the
+# ORM's select + flush cost more than the rest of a queue claim, under the write lock).
+_HEAD = select(_EVENTS.c.id, _EVENTS.c.hash).order_by(_EVENTS.c.id.desc()).limit(1)
+_HEAD_SQLITE = text(
+    "SELECT e.id, e.hash, (SELECT seq FROM sqlite_sequence WHERE name = 'audit_events') "
+    "FROM (SELECT 1) LEFT JOIN (SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1)"
+    " AS e")
+_APPEND = insert(_EVENTS).values(
+    id=bindparam("id"), at=bindparam("at"), actor=bindparam("actor"),
+    action=bindparam("action"), target=bindparam("target"), details=bindparam("details"),
+    prev_hash=bindparam("prev_hash"), hash=bindparam("hash"))
+
+
 def record(*, session: Session, actor: Actor | str, action: str, target: str = "",
            details: dict[str, Any] | None = None) -> AuditEvent:
     """Append one audit row in the session's (write) transaction."""
-    last = session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(1)).first()
-    prev_hash = last.hash if last else GENESIS
-    event_id = (last.id or 0) + 1 if last else 1
+    # Pending ORM changes go first, as the ORM flush did before (same errors, same order).
+    if session.new or session.dirty or session.deleted:
+        session.flush()
+    row = _append(session.connection(), actor=actor, action=action, target=target,
+                  details=details)
+    return AuditEvent(**row)
+
+
+def append(conn: Connection, *, actor: Actor | str, action: str, target: str = "",
+           details: dict[str, Any] | None = None) -> int:
+    """``record`` on a Core connection inside a write transaction (no ORM session, for
+    hot paths); returns the new row's id."""
+    return int(_append(conn, actor=actor, action=action, target=target,
+                       details=details)["id"])
+
+
+def _append(conn: Connection, *, actor: Actor | str, action: str, target: str,
+            details: dict[str, Any] | None) -> dict[str, Any]:
+    # The write transaction's lock makes reading the head and appending atomic.
+    body = canonical_details(details)
+    actor_label = actor if isinstance(actor, str) else actor.label
+    target = target[:200]
+    if conn.dialect.name == "sqlite":
+        last_id, prev_hash, seq = conn.execute(_HEAD_SQLITE).one()
+    else:
+        head = conn.execute(_HEAD).first()
+        last_id, prev_hash, seq = (head[0], head[1], None) if head else (None, None, None)
+    prev_hash = prev_hash or GENESIS
+    event_id = (last_id or 0) + 1
     # Never reuse an id that was once used (and later deleted by someone tampering).
-    seq = _sequence_value(session)
     if seq is not None and seq >= event_id:
         event_id = seq + 1
     at = utcnow()
-    actor_label = actor if isinstance(actor, str) else actor.label
-    body = canonical_details(details)
-    event = AuditEvent(
-        id=event_id, at=at, actor=actor_label, action=action, target=target[:200],
-        details=body, prev_hash=prev_hash,
-        hash=compute_hash(prev_hash=prev_hash, event_id=event_id, at=at, actor=actor_label,
-                          action=action, target=target[:200], details=body),
-    )
-    session.add(event)
-    session.flush()
-    return event
+    row = {"id": event_id, "at": at, "actor": actor_label, "action": action,
+           "target": target, "details": body, "prev_hash": prev_hash,
+           "hash": compute_hash(prev_hash=prev_hash, event_id=event_id, at=at,
+                                actor=actor_label, action=action, target=target,
+                                details=body)}
+    conn.execute(_APPEND, row)
+    return row
 
 
 def _sequence_value(session: Session) -> int | None:
