@@ -8,6 +8,7 @@ busy timeout instead of failing half-way with "database is locked" when a read u
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -62,8 +63,40 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        immediate = conn.get_execution_options().get(_IMMEDIATE, False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if conn.get_execution_options().get(_IMMEDIATE, False):
+            _begin_immediate(conn, busy_timeout_ms)
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+# Sleeps between two tries of BEGIN IMMEDIATE while another connection writes (seconds).
+_SPIN_SLEEP = (0.0005, 0.002)
+
+
+def _begin_immediate(conn: Connection, busy_timeout_ms: int) -> None:
+    """``BEGIN IMMEDIATE``, waiting for the write lock up to the busy timeout.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10 … then 100 ms between tries: the writer
+    that has waited longest polls least often and newcomers overtake it, so with many
+    writers a few wait seconds. Here every waiter tries again after the same short
+    jittered sleep, however long it has waited, so none is left behind."""
+    raw: sqlite3.Connection = conn.connection.driver_connection  # type: ignore[assignment]
+    deadline = time.monotonic() + busy_timeout_ms / 1000
+    raw.execute("PRAGMA busy_timeout = 0")
+    try:
+        while True:
+            try:
+                raw.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_lock_error(exc):
+                    raise
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(random.uniform(*_SPIN_SLEEP))
+        conn.exec_driver_sql("BEGIN IMMEDIATE")  # a last try that fails as SQLAlchemy's error
+    finally:
+        raw.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
 
 
 def read_session(engine: Engine) -> Session:
@@ -96,11 +129,29 @@ def unit_of_work(engine: Engine) -> Iterator[Session]:
 def run_write(engine: Engine, work: Callable[[Session], T], *, attempts: int = 5) -> T:
     """Run ``work`` in one write transaction, retrying when another writer held the lock
     longer than the busy timeout, so that "database is locked" never reaches a user."""
+    def once() -> T:
+        with unit_of_work(engine) as session:
+            return work(session)
+    return _retrying(once, attempts)
+
+
+def run_core_write(engine: Engine, work: Callable[[Connection], T], *,
+                   attempts: int = 5) -> T:
+    """``run_write`` on a Core connection, without an ORM session: for hot paths whose
+    transaction holds the write lock (the queue's claim). Commits on success."""
+    def once() -> T:
+        with engine.connect() as conn:
+            conn.execution_options(**{_IMMEDIATE: True})
+            with conn.begin():
+                return work(conn)
+    return _retrying(once, attempts)
+
+
+def _retrying(once: Callable[[], T], attempts: int) -> T:
     delay = 0.05
     for attempt in range(attempts):
         try:
-            with unit_of_work(engine) as session:
-                return work(session)
+            return once()
         except OperationalError as exc:
             if not _is_lock_error(exc) or attempt == attempts - 1:
                 if _is_lock_error(exc):
