@@ -48,7 +48,7 @@ from sqlalchemy.sql.selectable import FromClause
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import Session
 
-from cellcall.db import read_session, run_write
+from cellcall.db import run_core_write, run_write
 from cellcall.errors import CellcallError, NotFoundError, PermissionDeniedError, ValidationError
 from cellcall.i18n import _, current_language
 from cellcall.models.base import UTCDateTime, utcnow
@@ -461,10 +461,11 @@ class _Refused:
 
 @dataclass
 class _Claim:
-    """One claim's working state (caches shared by all its candidates). ``session`` is
-    the transaction of the current phase (read snapshot, then the write)."""
+    """One claim's working state (caches shared by all its candidates). ``conn`` is the
+    Core connection of the current phase (read snapshot, then the write): no ORM session
+    on this path."""
 
-    session: Session
+    conn: Connection
     rules: CallingRules
     now: datetime
     operator_id: int
@@ -476,7 +477,7 @@ class _Claim:
 
     def imports(self) -> dict[str, datetime | None]:
         if self.list_imports is None:
-            self.list_imports = db_facts.list_imports(session=self.session, rules=self.rules)
+            self.list_imports = db_facts.list_imports(session=self.conn, rules=self.rules)
         return self.list_imports
 
     def campaign_terms(self, campaign_id: int) -> CampaignTerms:
@@ -505,14 +506,14 @@ def _callable_in(claim: _Claim, page: list[_Candidate], *, want: int,
     return up to ``want`` that every rule allows. Refused ones are kept to explain, later,
     why nothing was callable. ``with_callbacks=False`` skips the callbacks (a re-check:
     a new callback needs an outcome, so a lease, on that very contact)."""
-    session, now = claim.session, claim.now
+    conn, now = claim.conn, claim.now
     if not page:
         return []
     phones = [c.phone_e164 for c in page]
-    facts = db_facts.number_facts(session=session, phones=phones, now=now, rules=claim.rules)
-    in_use = db_facts.numbers_in_use(session=session, phones=phones, now=now)
+    facts = db_facts.number_facts(session=conn, phones=phones, now=now, rules=claim.rules)
+    in_use = db_facts.numbers_in_use(session=conn, phones=phones, now=now)
     callbacks = db_facts.pending_callbacks(
-        session=session, contact_ids=[c.contact_id for c in page]) if with_callbacks else {}
+        session=conn, contact_ids=[c.contact_id for c in page]) if with_callbacks else {}
     me = claim.operator_id
     found: list[_Candidate] = []
 
@@ -558,11 +559,13 @@ def _callable_in(claim: _Claim, page: list[_Candidate], *, want: int,
     return found
 
 
-def _begin(*, session: Session, actor: Actor, now: datetime,
-           rules: CallingRules) -> _Claim | NothingCallable:
-    """Who is claiming, and from which campaigns."""
+def _begin(*, conn: Connection | None = None, session: Session | None = None, actor: Actor,
+           now: datetime, rules: CallingRules) -> _Claim | NothingCallable:
+    """Who is claiming, and from which campaigns (on ``conn``, or ``session``'s)."""
     require_role(actor, [Role.OPERATOR])
-    conn = session.connection()
+    if conn is None:
+        assert session is not None
+        conn = session.connection()
     operator = conn.execute(_OPERATOR, {"id": actor.user_id}).first() \
         if actor.user_id is not None else None
     if operator is None or operator.disabled or operator.role != Role.OPERATOR:
@@ -573,13 +576,13 @@ def _begin(*, session: Session, actor: Actor, now: datetime,
         return NothingCallable(_("No campaign is running at the moment."), None)
     if not languages:
         return NothingCallable(_("Your account has no languages: ask a supervisor."), None)
-    return _Claim(session, rules, now, operator.id, languages, campaigns)
+    return _Claim(conn, rules, now, operator.id, languages, campaigns)
 
 
 def _choose(claim: _Claim, *, want: int) -> list[_Candidate]:
     """Walk the queue in order, page by page along the indexes, checking the rules per
     candidate, until ``want`` callable ones are found or the page budget is spent."""
-    conn, now, rules = claim.session.connection(), claim.now, claim.rules
+    conn, now, rules = claim.conn, claim.now, claim.rules
     page = rules.candidates_per_batch
     streams: list[Iterator[_Candidate]] = [
         _contact_stream(conn, campaign_id=cid, priority=c.priority, status=status,
@@ -614,7 +617,7 @@ def _lease(claim: _Claim, cand: _Candidate, station_id: int | None,
     """The conditional lease: taken only if nobody holds it, so correctness never rests on
     the write lock alone."""
     expires = claim.now + timedelta(seconds=lease_seconds)
-    won = claim.session.connection().execute(_LEASE, {
+    won = claim.conn.execute(_LEASE, {
         "contact_id": cand.contact_id, "now": claim.now, "me": claim.operator_id,
         "station_id": station_id, "expires": expires}).first()
     return expires if won is not None else None
@@ -623,13 +626,12 @@ def _lease(claim: _Claim, cand: _Candidate, station_id: int | None,
 def _record_claim(claim: _Claim, actor: Actor, cand: _Candidate, station_id: int | None,
                   expires: datetime) -> int:
     """The attempt row (the engine reads the number from it) and the audit row."""
-    session = claim.session
-    attempt_id: int = session.connection().execute(_NEW_ATTEMPT, {
+    attempt_id: int = claim.conn.execute(_NEW_ATTEMPT, {
         "contact_id": cand.contact_id, "campaign_id": cand.campaign_id,
         "operator_id": claim.operator_id, "station_id": station_id,
         "phone": cand.phone_e164, "now": claim.now}).scalar_one()
     campaign = claim.campaigns[cand.campaign_id]
-    audit.record(session=session, actor=actor, action="queue.claim",
+    audit.append(claim.conn, actor=actor, action="queue.claim",
                  target=f"contact:{cand.contact_id}",
                  details={"attempt_id": attempt_id, "campaign": campaign.slug,
                           "callback_id": cand.callback_id, "station_id": station_id})
@@ -644,7 +646,7 @@ def _history(conn: Connection, contact_id: int, exclude: int) -> tuple[AttemptHi
 
 def _claimed(claim: _Claim, cand: _Candidate, attempt_id: int,
              expires: datetime) -> ClaimedContact:
-    conn = claim.session.connection()
+    conn = claim.conn
     first, last, company, language, custom, zones = conn.execute(
         _CONTACT_CARD, {"id": cand.contact_id}).one()
     campaign = claim.campaigns[cand.campaign_id]
@@ -679,7 +681,7 @@ def claim_next(*, session: Session, actor: Actor, station_id: int | None,
     rules = rules or load_rules()
     require_role(actor, [Role.OPERATOR])
     expire_leases(session=session, now=now)
-    claim = _begin(session=session, actor=actor, now=now, rules=rules)
+    claim = _begin(conn=session.connection(), actor=actor, now=now, rules=rules)
     if isinstance(claim, NothingCallable):
         return claim
     found = _lease_first(claim, actor, station_id, lease_seconds)
@@ -707,7 +709,8 @@ def _lease_first(claim: _Claim, actor: Actor, station_id: int | None,
     return None
 
 
-def _take(claim: _Claim, session: Session, *, actor: Actor, choices: list[_Candidate],
+def _take(claim: _Claim, conn: Connection | Session, *, actor: Actor,
+          choices: list[_Candidate],
           station_id: int | None,
           lease_seconds: int) -> tuple[_Candidate, int, datetime] | NothingCallable:
     """The write phase of ``claim``: the first chosen candidate still free, checked again
@@ -715,8 +718,8 @@ def _take(claim: _Claim, session: Session, *, actor: Actor, choices: list[_Candi
     elsewhere, a do-not-call entry...), leased with the conditional UPDATE. When other
     stations took every choice meanwhile, it goes on walking the queue here, holding the
     lock, as ``claim_next`` does (no second read round to lose again)."""
-    claim.session = session
-    free = set(session.connection().execute(_STILL_FREE, {
+    claim.conn = db_facts.connection_of(conn)
+    free = set(claim.conn.execute(_STILL_FREE, {
         "ids": [c.contact_id for c in choices], "now": claim.now}).scalars())
     for cand in choices:
         if cand.contact_id in free and _callable_in(claim, [cand], want=1, remember=False,
@@ -750,13 +753,13 @@ def claim(*, engine: Engine, actor: Actor, station_id: int | None,
     if isinstance(chosen, NothingCallable):
         return chosen
     begun, choices = chosen
-    taken = run_write(engine, partial(_take, begun, actor=actor, choices=choices,
+    taken = run_core_write(engine, partial(_take, begun, actor=actor, choices=choices,
                                       station_id=station_id, lease_seconds=lease_seconds))
     if isinstance(taken, NothingCallable):
         return taken
     cand, attempt_id, expires = taken
-    with read_session(engine) as session:
-        begun.session = session
+    with engine.connect() as conn, conn.begin():
+        begun.conn = conn
         return _claimed(begun, cand, attempt_id, expires)
 
 
@@ -764,10 +767,10 @@ def _snapshot(engine: Engine, *, actor: Actor, now: datetime, rules: CallingRule
               expire_first: bool) -> tuple[_Claim, list[_Candidate]] | NothingCallable | None:
     """The read phase of ``claim``: the chosen candidates, why there are none, or None
     when leases expired and must be put back first."""
-    with read_session(engine) as session:
-        if expire_first and session.connection().execute(_HAS_EXPIRED, {"now": now}).scalar():
+    with engine.connect() as conn, conn.begin():  # a deferred BEGIN: one WAL snapshot
+        if expire_first and conn.execute(_HAS_EXPIRED, {"now": now}).scalar():
             return None
-        begun = _begin(session=session, actor=actor, now=now, rules=rules)
+        begun = _begin(conn=conn, actor=actor, now=now, rules=rules)
         if isinstance(begun, NothingCallable):
             return begun
         choices = _choose(begun, want=_CHOICES)
@@ -819,7 +822,7 @@ _NEXT_CALLBACK = select(*_CANDIDATE_COLUMNS, _CB.id, _CB.due_at).select_from(
 def _upcoming(claim: _Claim) -> Verdict | None:
     """The earliest contact not yet due (retry time or agreed callback): when it will be
     callable, with the rules applied at that time."""
-    conn, now = claim.session.connection(), claim.now
+    conn, now = claim.conn, claim.now
     best: tuple[datetime, _Candidate] | None = None
     for cid in claim.campaigns:
         for status in _QUEUED_VALUES:
@@ -835,7 +838,7 @@ def _upcoming(claim: _Claim) -> Verdict | None:
     if best is None:
         return None
     due, cand = best
-    facts = db_facts.number_facts(session=claim.session, phones=[cand.phone_e164], now=now,
+    facts = db_facts.number_facts(session=claim.conn, phones=[cand.phone_e164], now=now,
                                   rules=claim.rules)
     s = _situation(claim, cand, facts.get(cand.phone_e164, NumberFacts()))
     if isinstance(s, Failure):
@@ -868,7 +871,7 @@ def _nothing_callable(claim: _Claim) -> NothingCallable:
 
 def _empty_queue(claim: _Claim) -> NothingCallable:
     """No candidate at all: say whether it is languages, other operators or the end."""
-    conn = claim.session.connection()
+    conn = claim.conn
     ids = list(claim.campaigns)
 
     def any_contact(*conditions: Any) -> bool:

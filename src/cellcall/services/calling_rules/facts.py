@@ -12,6 +12,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import Table, bindparam, select
+from sqlalchemy.engine import Connection
 from sqlmodel import Session, SQLModel
 
 import cellcall.models  # noqa: F401  (registers every table in the metadata)
@@ -23,6 +24,11 @@ from cellcall.services.calling_rules.loading import CallingRules
 
 def table(name: str) -> Table:
     return SQLModel.metadata.tables[name]
+
+
+def connection_of(session: Session | Connection) -> Connection:
+    """The Core connection (the queue's hot path runs on one, without an ORM session)."""
+    return session if isinstance(session, Connection) else session.connection()
 
 
 CONTACTS = table("contacts")
@@ -57,13 +63,13 @@ _PENDING_CALLBACKS = select(CALLBACKS.c.contact_id, CALLBACKS.c.due_at,
     CALLBACKS.c.status == CallbackStatus.PENDING.value)
 
 
-def number_facts(*, session: Session, phones: Collection[str], now: datetime,
+def number_facts(*, session: Session | Connection, phones: Collection[str], now: datetime,
                  rules: CallingRules) -> dict[str, NumberFacts]:
     """Do-not-call sources, recent counted attempts and recent refusals per number."""
     wanted = sorted(set(phones))
     if not wanted:
         return {}
-    conn = session.connection()
+    conn = connection_of(session)
     dnc: dict[str, set[str]] = defaultdict(set)
     for phone, source in conn.execute(_DNC_SOURCES, {"phones": wanted}):
         dnc[phone].add(source)
@@ -97,33 +103,34 @@ def number_facts(*, session: Session, phones: Collection[str], now: datetime,
             for phone in wanted}
 
 
-def list_imports(*, session: Session, rules: CallingRules) -> dict[str, datetime | None]:
+def list_imports(*, session: Session | Connection,
+                 rules: CallingRules) -> dict[str, datetime | None]:
     """The newest import of each do-not-call list whose freshness a rule checks."""
-    conn = session.connection()
+    conn = connection_of(session)
     return {source: conn.execute(_LAST_IMPORT, {"source": source}).scalar()
             for source in rules.list_sources}
 
 
-def numbers_in_use(*, session: Session, phones: Collection[str],
+def numbers_in_use(*, session: Session | Connection, phones: Collection[str],
                    now: datetime) -> dict[str, set[int]]:
     """Numbers leased right now (any campaign): number -> the leased contact ids, so that
     one person is never rung by two operators at once."""
     found: dict[str, set[int]] = defaultdict(set)
     wanted = sorted(set(phones))
     if wanted:
-        for phone, contact_id in session.connection().execute(
+        for phone, contact_id in connection_of(session).execute(
                 _IN_USE, {"phones": wanted, "now": now}):
             found[phone].add(contact_id)
     return found
 
 
-def pending_callbacks(*, session: Session,
+def pending_callbacks(*, session: Session | Connection,
                       contact_ids: Collection[int]) -> dict[int, list[tuple[datetime, int | None]]]:
     """Pending callbacks of these contacts: contact id -> [(due_at, personal operator)]."""
     found: dict[int, list[tuple[datetime, int | None]]] = defaultdict(list)
     wanted = sorted(set(contact_ids))
     if wanted:
-        for contact_id, due_at, personal in session.connection().execute(
+        for contact_id, due_at, personal in connection_of(session).execute(
                 _PENDING_CALLBACKS, {"ids": wanted}):
             found[contact_id].append((due_at, personal))
     return found
