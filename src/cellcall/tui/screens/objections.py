@@ -8,7 +8,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from cellcall.i18n import _
@@ -40,6 +40,7 @@ class ObjectionsScreen(CellcallModal):
             yield Static(_("Objections"), id="objections-title")
             yield OptionList(*[Option(literal(o.label), id=o.key) for o in self.objections],
                              id="objections-list")
+        yield Footer()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         self.dismiss(event.option.id)

@@ -7,7 +7,7 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.widgets import OptionList, Static
+from textual.widgets import Footer, OptionList, Static
 from textual.widgets.option_list import Option
 
 from cellcall.i18n import _
@@ -43,6 +43,7 @@ class PauseScreen(CellcallModal):
             yield Static(_("Why do you pause?"), id="pause-title")
             yield OptionList(*[Option(pause_reason_label(r), id=r.value) for r in PauseReason],
                              id="pause-reasons")
+        yield Footer()
 
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         if event.option.id is not None:
