@@ -8,11 +8,14 @@ write lock."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Table, bindparam, select
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql import Executable
 from sqlmodel import Session, SQLModel
 
 import cellcall.models  # noqa: F401  (registers every table in the metadata)
@@ -38,29 +41,46 @@ CALLBACKS = table("callbacks")
 DNC = table("dnc_entries")
 DNC_IMPORTS = table("dnc_imports")
 
-_DNC_SOURCES = select(DNC.c.phone_e164, DNC.c.source).where(
-    DNC.c.phone_e164.in_(bindparam("phones", expanding=True)))
+# Each IN-list query comes in two forms: ``col IN (…)`` for a page of candidates and
+# ``col = :x`` for one. An expanding IN is rendered again at every call (twice the cost of a
+# cached statement); the claim's write phase, which holds the write lock, asks about one.
+@dataclass(frozen=True)
+class _InQuery:
+    many: Executable
+    one: Executable
+
+    @classmethod
+    def build(cls, make: Callable[[Callable[[Any], Any]], Executable]) -> _InQuery:
+        return cls(make(lambda column: column.in_(bindparam("values", expanding=True))),
+                   make(lambda column: column == bindparam("value")))
+
+    def run(self, conn: Connection, values: list[Any], **params: Any) -> Iterable[Any]:
+        if len(values) == 1:
+            return conn.execute(self.one, {"value": values[0], **params})
+        return conn.execute(self.many, {"values": values, **params})
+
+
+_DNC_SOURCES = _InQuery.build(lambda match: select(DNC.c.phone_e164, DNC.c.source).where(
+    match(DNC.c.phone_e164)))
 # Attempts are read by number (ix_call_attempts_phone_e164), then their outcomes by attempt
 # id (unique index): never through the disposition index, which holds every refusal ever.
-_RECENT_ATTEMPTS = select(ATTEMPTS.c.id, ATTEMPTS.c.phone_e164, ATTEMPTS.c.claimed_at,
-                          ATTEMPTS.c.counts_against_caps).where(
-    ATTEMPTS.c.phone_e164.in_(bindparam("phones", expanding=True)),
-    ATTEMPTS.c.claimed_at > bindparam("since"))
-_OUTCOMES_OF = select(OUTCOMES.c.attempt_id, OUTCOMES.c.created_at,
-                      OUTCOMES.c.disposition).where(
-    OUTCOMES.c.attempt_id.in_(bindparam("ids", expanding=True)),
-    OUTCOMES.c.created_at > bindparam("since"))
+_RECENT_ATTEMPTS = _InQuery.build(lambda match: select(
+    ATTEMPTS.c.id, ATTEMPTS.c.phone_e164, ATTEMPTS.c.claimed_at,
+    ATTEMPTS.c.counts_against_caps).where(
+    match(ATTEMPTS.c.phone_e164), ATTEMPTS.c.claimed_at > bindparam("since")))
+_OUTCOMES_OF = _InQuery.build(lambda match: select(
+    OUTCOMES.c.attempt_id, OUTCOMES.c.created_at, OUTCOMES.c.disposition).where(
+    match(OUTCOMES.c.attempt_id), OUTCOMES.c.created_at > bindparam("since")))
 _LAST_IMPORT = select(DNC_IMPORTS.c.imported_at).where(
     DNC_IMPORTS.c.source == bindparam("source")).order_by(
     DNC_IMPORTS.c.imported_at.desc()).limit(1)
-_IN_USE = select(CONTACTS.c.phone_e164, CONTACTS.c.id).where(
-    CONTACTS.c.phone_e164.in_(bindparam("phones", expanding=True)),
+_IN_USE = _InQuery.build(lambda match: select(CONTACTS.c.phone_e164, CONTACTS.c.id).where(
+    match(CONTACTS.c.phone_e164),
     CONTACTS.c.status == ContactStatus.CLAIMED.value,
-    CONTACTS.c.lease_expires_at >= bindparam("now"))
-_PENDING_CALLBACKS = select(CALLBACKS.c.contact_id, CALLBACKS.c.due_at,
-                            CALLBACKS.c.personal_operator_id).where(
-    CALLBACKS.c.contact_id.in_(bindparam("ids", expanding=True)),
-    CALLBACKS.c.status == CallbackStatus.PENDING.value)
+    CONTACTS.c.lease_expires_at >= bindparam("now")))
+_PENDING_CALLBACKS = _InQuery.build(lambda match: select(
+    CALLBACKS.c.contact_id, CALLBACKS.c.due_at, CALLBACKS.c.personal_operator_id).where(
+    match(CALLBACKS.c.contact_id), CALLBACKS.c.status == CallbackStatus.PENDING.value))
 
 
 def number_facts(*, session: Session | Connection, phones: Collection[str], now: datetime,
@@ -71,7 +91,7 @@ def number_facts(*, session: Session | Connection, phones: Collection[str], now:
         return {}
     conn = connection_of(session)
     dnc: dict[str, set[str]] = defaultdict(set)
-    for phone, source in conn.execute(_DNC_SOURCES, {"phones": wanted}):
+    for phone, source in _DNC_SOURCES.run(conn, wanted):
         dnc[phone].add(source)
     attempts: dict[str, list[datetime]] = defaultdict(list)
     refusals: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
@@ -87,14 +107,14 @@ def number_facts(*, session: Session | Connection, phones: Collection[str], now:
         look_back.append(refusal_since - timedelta(days=1))
     phone_of: dict[int, str] = {}
     if look_back:
-        for attempt_id, phone, claimed_at, counts in conn.execute(
-                _RECENT_ATTEMPTS, {"phones": wanted, "since": min(look_back)}):
+        for attempt_id, phone, claimed_at, counts in _RECENT_ATTEMPTS.run(
+                conn, wanted, since=min(look_back)):
             phone_of[attempt_id] = phone
             if counts and rules.cap_window_days and claimed_at > cap_since:
                 attempts[phone].append(claimed_at)
     if refusal_wanted and phone_of:
-        for attempt_id, created_at, disposition in conn.execute(
-                _OUTCOMES_OF, {"ids": sorted(phone_of), "since": refusal_since}):
+        for attempt_id, created_at, disposition in _OUTCOMES_OF.run(
+                conn, sorted(phone_of), since=refusal_since):
             if disposition in rules.refusal_dispositions:
                 refusals[phone_of[attempt_id]].append((created_at, disposition))
     return {phone: NumberFacts(frozenset(dnc.get(phone, ())),
@@ -118,8 +138,7 @@ def numbers_in_use(*, session: Session | Connection, phones: Collection[str],
     found: dict[str, set[int]] = defaultdict(set)
     wanted = sorted(set(phones))
     if wanted:
-        for phone, contact_id in connection_of(session).execute(
-                _IN_USE, {"phones": wanted, "now": now}):
+        for phone, contact_id in _IN_USE.run(connection_of(session), wanted, now=now):
             found[phone].add(contact_id)
     return found
 
@@ -130,7 +149,7 @@ def pending_callbacks(*, session: Session | Connection,
     found: dict[int, list[tuple[datetime, int | None]]] = defaultdict(list)
     wanted = sorted(set(contact_ids))
     if wanted:
-        for contact_id, due_at, personal in connection_of(session).execute(
-                _PENDING_CALLBACKS, {"ids": wanted}):
+        for contact_id, due_at, personal in _PENDING_CALLBACKS.run(
+                connection_of(session), wanted):
             found[contact_id].append((due_at, personal))
     return found
