@@ -439,6 +439,30 @@ def _callback_stream(conn: Connection, *, operator_id: int, campaign_ids: list[i
 # How many callable candidates a claim keeps from its read snapshot: enough that stations
 # claiming at the same moment rarely all miss.
 _CHOICES = 4
+_MAX_CHOICES = 32
+
+
+class _Width:
+    """How many candidates this process's next snapshot keeps. When many stations claim
+    at once, each snapshot sees the same queue head, and by the time a station holds the
+    write lock the others have leased its first choices; when every choice is gone it walks
+    the queue again under the lock (slow for everyone). So the width doubles after such a
+    miss or a late hit and halves back after a first-choice hit. The write phase still
+    takes the first choice still free, in queue order: the width costs rule checks
+    outside the lock, never the order."""
+
+    def __init__(self) -> None:
+        self.value = _CHOICES
+
+    def after(self, rank: int | None) -> None:
+        """``rank``: position of the leased contact among the choices (None: none)."""
+        if rank is None or rank >= self.value // 2:
+            self.value = min(self.value * 2, _MAX_CHOICES)
+        elif rank == 0:
+            self.value = max(self.value // 2, _CHOICES)
+
+
+_WIDTH = _Width()
 
 _HAS_EXPIRED = select(exists().select_from(_QUEUE_INDEX).where(
     _C.campaign_id.in_(select(CAMPAIGNS.c.id)),
@@ -758,6 +782,8 @@ def claim(*, engine: Engine, actor: Actor, station_id: int | None,
     if isinstance(taken, NothingCallable):
         return taken
     cand, attempt_id, expires = taken
+    _WIDTH.after(next((rank for rank, c in enumerate(choices)
+                       if c.contact_id == cand.contact_id), None))
     with engine.connect() as conn, conn.begin():
         begun.conn = conn
         return _claimed(begun, cand, attempt_id, expires)
@@ -773,7 +799,7 @@ def _snapshot(engine: Engine, *, actor: Actor, now: datetime, rules: CallingRule
         begun = _begin(conn=conn, actor=actor, now=now, rules=rules)
         if isinstance(begun, NothingCallable):
             return begun
-        choices = _choose(begun, want=_CHOICES)
+        choices = _choose(begun, want=_WIDTH.value)
         if not choices:
             return _nothing_callable(begun)
         return begun, choices
