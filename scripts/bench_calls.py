@@ -42,6 +42,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 SIPP_DIR = REPO / "tests" / "telephony" / "sipp"
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
+DIAL_SPREAD_S = 5.0  # the N stations dial within this many seconds
 
 
 # --- database rows -------------------------------------------------------------------------
@@ -306,11 +307,16 @@ def worker(args: argparse.Namespace) -> int:
     phone.start()
     report: dict[str, Any] = {"station_id": args.station_id, "ok": False}
     try:
-        if not phone.wait_ready():
+        if not phone.wait_ready(120):
             report["error"] = f"engine: {phone.failed}"
             return 0
         print("READY", flush=True)
-        sys.stdin.readline()  # GO
+        go = sys.stdin.readline().split()
+        if not go or go[0] != "GO":
+            report["error"] = "no GO (the benchmark went away)"
+            return 0
+        # Operators do not all press Dial in the same millisecond: spread the dials.
+        time.sleep(float(go[1]) if len(go) > 1 else 0.0)
         phone.dial(args.attempt_id)
         if not connected.wait(30) or ended.is_set():
             report["error"] = f"not connected: {events[-3:]}"
@@ -375,9 +381,9 @@ def run_step(workdir: Path, n: int, hold: float) -> Step:
             line = proc.stdout.readline()
             if not line.startswith("READY"):
                 return Step(n, False, float("nan"), f"a station did not start: {line!r}")
-        for proc in workers:
+        for index, proc in enumerate(workers):
             assert proc.stdin is not None
-            proc.stdin.write("GO\n")
+            proc.stdin.write(f"GO {index * DIAL_SPREAD_S / max(1, n):.3f}\n")
             proc.stdin.flush()
         reports: list[dict[str, Any]] = []
         for proc in workers:

@@ -113,3 +113,21 @@ def test_held_customer_hears_nothing_of_the_operator(
     heard = sorted((tmp_path / "callee").glob("33612300004-*.wav"))
     assert len(heard) == 1
     assert shares(heard[0], (440.0,), skip_s=0.6)[440.0] < 0.05
+
+
+def test_dtmf_digits_reach_the_callee(site: Site, make_phone: MakePhone,
+                                      simline: SimulatedLine, tmp_path: Path) -> None:
+    handle = make_phone(trunk_pattern=simline.trunk_pattern)
+    attempt_id = claim(site, "+33612300005", "answer")
+    handle.phone.dial(attempt_id)
+    handle.events.wait_for(ev.CallProgress, attempt_id=attempt_id, state="connected")
+    handle.phone.send_dtmf("3#")
+    log_file = tmp_path / "simline.log"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "DTMF #" not in log_file.read_text():
+        time.sleep(0.1)
+    handle.phone.hangup()
+    handle.events.wait_for(ev.CallEnded, attempt_id=attempt_id)
+    text = log_file.read_text()
+    assert "DTMF 3 from the caller of +33612300005" in text
+    assert "DTMF # from the caller of +33612300005" in text

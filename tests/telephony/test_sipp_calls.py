@@ -69,6 +69,20 @@ def test_answered_call_is_bridged_recorded_and_audited(
     assert dial.actor == "op1"
 
 
+def test_answered_call_over_tcp(site: Site, make_phone: MakePhone, sipp: MakeSipp) -> None:
+    uas = sipp("tcp").start("uas_answer.xml", "-t", "t1")
+    handle = make_phone(trunk_pattern=uas.uri_pattern, transport="tcp")
+    attempt_id = claim(site)
+    handle.phone.dial(attempt_id)
+    handle.events.wait_for(ev.CallProgress, attempt_id=attempt_id, state="connected")
+    handle.phone.hangup()
+    assert handle.events.wait_for(ev.CallEnded, attempt_id=attempt_id).result == \
+        ev.OPERATOR_HANGUP
+    assert uas.wait() == 0
+    trace = uas.trace()
+    assert "TCP message received" in trace and ";transport=tcp SIP/2.0" in trace
+
+
 @pytest.mark.parametrize(("status", "reason", "result", "counts"), [
     (486, "Busy Here", ev.BUSY, True),
     (600, "Busy Everywhere", ev.BUSY, True),
@@ -383,3 +397,17 @@ def test_desk_phone_leg_is_called_with_auto_answer_and_its_loss_blocks_dialing(
     assert "disconnected" in handle.events.wait_for(ev.EngineError).message
     assert [_details(r)["reason"] for r in audit_rows(site, "dial.refused")] == ["agent_leg"]
     assert desk.wait() == 0
+
+
+def test_an_engine_that_cannot_start_says_so(site: Site, make_phone: MakePhone) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        handle = make_phone(sip_port=taken.getsockname()[1], start=False,
+                            trunk_pattern="sip:{e164}@127.0.0.1:9")
+        handle.phone.start()
+        assert not handle.phone.wait_ready()
+        assert "could not start" in handle.events.wait_for(ev.EngineError).message
+    attempt_id = claim(site)
+    handle.phone.dial(attempt_id)
+    assert "not working" in handle.events.wait_for(ev.EngineError).message
+    assert attempt_row(site, attempt_id).state == AttemptState.CLAIMED

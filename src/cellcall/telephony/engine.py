@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import itertools
 import logging
 import os
@@ -144,6 +145,68 @@ class _Account(pj.Account):  # type: ignore[misc]
         prm.code = 403
 
 
+# --- the outbox: rows that need not gate the SIP stack, then the events, in order ---------
+Work = Callable[[], object]
+
+
+class _Outbox:
+    """A thread that writes the attempt rows and audit rows the SIP stack must not wait
+    for (a long write elsewhere holding the SQLite lock would otherwise stall the
+    engine's signalling), and then tells the listeners, strictly in order: a CallEnded
+    is delivered only once its row is committed, so wrap-up always finds it."""
+
+    def __init__(self, deliver: Callable[[object], None]) -> None:
+        self._deliver = deliver
+        self._queue: queue.SimpleQueue[tuple[Work | None, object | None, str] | None] = \
+            queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="cellcall-sip-events",
+                                        daemon=True)
+        self._closed = False
+
+    def start(self) -> None:
+        self._thread.start()
+
+    @property
+    def thread(self) -> threading.Thread:
+        return self._thread
+
+    def post(self, event: object | None, work: Work | None = None,
+             failure: str = "") -> None:
+        """Run ``work`` (plain values only: no pjsua2 object may reach this thread),
+        then deliver ``event``; on failure deliver EngineError(``failure``) too."""
+        if self._closed or not self._thread.is_alive():
+            self._handle(work, event, failure)
+            return
+        self._queue.put((work, event, failure))
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._thread.is_alive():
+            self._queue.put(None)
+            if self._thread is not threading.current_thread():
+                self._thread.join(timeout=30)
+
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            self._handle(*item)
+
+    def _handle(self, work: Work | None, event: object | None, failure: str) -> None:
+        if work is not None:
+            try:
+                work()
+            except Exception:
+                log.exception("a telephony database write failed")
+                if failure:
+                    self._deliver(ev.EngineError(failure))
+        if event is not None:
+            self._deliver(event)
+
+
 # --- state owned by the engine thread ------------------------------------------------------
 @dataclass(eq=False)
 class _CustomerCall:
@@ -157,6 +220,7 @@ class _CustomerCall:
     media: Any = None
     recorder: Any = None
     recording_path: Path | None = None
+    recording_started: float | None = None
     local_reason: str | None = None
     hangup_at: float | None = None
     warned: bool = False
@@ -215,8 +279,8 @@ class SipPhone:
                     label = station_label or f"station:{station.name}"
         if config.agent_leg == "desk_phone" and not uri:
             raise ValidationError(_(
-                "This station has no desk phone: set its SIP URI (cellcall-admin station) or "
-                "choose another [telephony] agent_leg"))
+                "This station has no desk phone: give it one (cellcall-admin station add NAME "
+                "--desk-phone SIP_URI) or choose another [telephony] agent_leg"))
         if not config.recordings_dir:
             raise ValidationError(_("Configuration: [telephony] recordings_dir is not set"))
         numbers = {n for n in (*config.caller_ids.values(), config.default_caller_id) if n}
@@ -226,6 +290,7 @@ class SipPhone:
         self._sink: Sink = queue.SimpleQueue()
         self._listeners: list[Callable[[object], None]] = []
         self._listeners_lock = threading.Lock()
+        self._outbox = _Outbox(self._deliver)
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._lock = threading.Lock()
@@ -258,6 +323,7 @@ class SipPhone:
             self._thread = threading.Thread(target=self._run, name="cellcall-sip",
                                             daemon=True)
             _live_phones.add(self)
+            self._outbox.start()
             self._thread.start()
 
     def wait_ready(self, timeout: float = 10.0) -> bool:
@@ -272,9 +338,13 @@ class SipPhone:
             self._stopped = True
         if thread is not None:
             self._commands.put(("stop", None))
-            thread.join(timeout=30)
-            if thread.is_alive():
-                log.error("the SIP engine thread did not stop")
+            # From a listener (an engine thread) the loop stops after this event.
+            if threading.current_thread() not in (thread, self._outbox.thread):
+                thread.join(timeout=30)
+                if thread.is_alive():
+                    log.error("the SIP engine thread did not stop")
+        else:
+            self._outbox.close()
         _live_phones.discard(self)
         with self._lock:
             if self._wake_socket is not None:
@@ -304,6 +374,13 @@ class SipPhone:
         self._command("operator", operator)
 
     def _command(self, name: str, arg: object) -> None:
+        thread = self._thread
+        if (thread is not None and not thread.is_alive()) or self._stopped or self.failed:
+            # Nobody would ever read the command: say so now, from the caller's thread.
+            if name in ("dial", "dtmf", "hold"):
+                self._error(_("The telephone is not working: {error}").format(
+                    error=self.failed or _("it is stopped")))
+            return
         self._commands.put((name, arg))
         self._wake()
 
@@ -327,6 +404,12 @@ class SipPhone:
 
     # --- engine thread ---------------------------------------------------------------------
     def _emit(self, event: object) -> None:
+        self._outbox.post(event)
+
+    def _later(self, work: Work, event: object | None = None, failure: str = "") -> None:
+        self._outbox.post(event, work, failure)
+
+    def _deliver(self, event: object) -> None:
         with self._listeners_lock:
             listeners = list(self._listeners)
         for listener in listeners:
@@ -351,6 +434,7 @@ class SipPhone:
             self._ready.set()
             self._error(_("The telephone could not start: {error}").format(error=failure))
             self._destroy_library()
+            self._outbox.close()
             return
         self._ready.set()
         try:
@@ -368,6 +452,7 @@ class SipPhone:
             # Only now: _shutdown's locals (calls, accounts) are gone. A pjsua2 object
             # destroyed after libDestroy would touch freed library state.
             self._destroy_library()
+            self._outbox.close()
 
     def _start_library(self) -> str | None:
         """Start everything; the reason (for the operator) when it failed."""
@@ -543,6 +628,7 @@ class SipPhone:
                 error=_pj_text(exc)))
             return
         cc.recorder = recorder
+        cc.recording_started = time.monotonic()
 
     def _recording_path(self, attempt_id: int, at: datetime) -> Path:
         return (self._settings.recordings_dir / f"{at:%Y}" / f"{at:%m}" / f"{at:%d}"
@@ -569,9 +655,10 @@ class SipPhone:
         self._operator = operator
 
     def _refuse(self, attempt_id: int, code: str, message: str) -> None:
-        records.audit_refusal(engine=self.engine, actor_label=self._actor_label(),
-                              attempt_id=attempt_id, code=code, station_id=self.station_id)
-        self._error(message)
+        self._later(functools.partial(
+            records.audit_refusal, engine=self.engine, actor_label=self._actor_label(),
+            attempt_id=attempt_id, code=code, station_id=self.station_id),
+            ev.EngineError(message))
 
     def _cmd_dial(self, attempt_id: int) -> None:
         cfg = self._settings.config
@@ -636,8 +723,9 @@ class SipPhone:
         cc = self._customer
         if cc is None or cc.local_reason is not None:
             return
-        records.record_event(engine=self.engine, actor_label=cc.actor, action="hangup",
-                             target=f"attempt:{cc.attempt_id}", details={"state": cc.state})
+        self._later(functools.partial(
+            records.record_event, engine=self.engine, actor_label=cc.actor, action="hangup",
+            target=f"attempt:{cc.attempt_id}", details={"state": cc.state}))
         self._hangup_local(cc, ev.OPERATOR_HANGUP)
 
     def _cmd_mute(self, muted: bool) -> None:
@@ -668,8 +756,9 @@ class SipPhone:
         if not digits or len(digits) > MAX_DTMF or not set(digits) <= DTMF_DIGITS:
             self._error(_("Only the digits 0-9, * and # can be sent."))
             return
-        records.record_event(engine=self.engine, actor_label=cc.actor, action="dtmf",
-                             target=f"attempt:{cc.attempt_id}", details={"digits": digits})
+        self._later(functools.partial(
+            records.record_event, engine=self.engine, actor_label=cc.actor, action="dtmf",
+            target=f"attempt:{cc.attempt_id}", details={"digits": digits}))
         try:
             cc.call.dialDtmf(digits)
         except pj.Error:
@@ -706,9 +795,10 @@ class SipPhone:
             attempt = cc.attempt_id if cc is not None and cc.call.key == item[1] else None
             action = {"refer": "call.transfer.refused", "replace": "call.replace.refused",
                       "redirect": "call.redirect.refused"}[kind]
-            records.record_event(engine=self.engine, actor_label=self._actor_label(),
-                                 action=action, target=f"attempt:{attempt}",
-                                 details={"to": item[2] if len(item) > 2 else ""})
+            self._later(functools.partial(
+                records.record_event, engine=self.engine, actor_label=self._actor_label(),
+                action=action, target=f"attempt:{attempt}",
+                details={"to": item[2] if len(item) > 2 else ""}))
 
     def _refuse_incoming(self, call: _Call) -> None:
         """Every incoming call is refused (monitor calls come with a later version); the
@@ -759,8 +849,9 @@ class SipPhone:
                         reason: str) -> None:
         if state == pj.PJSIP_INV_STATE_EARLY and cc.state == ev.DIALING:
             cc.state = ev.RINGING
-            records.mark_ringing(engine=self.engine, attempt_id=cc.attempt_id)
-            self._emit(ev.CallProgress(cc.attempt_id, ev.RINGING))
+            self._later(functools.partial(records.mark_ringing, engine=self.engine,
+                                          attempt_id=cc.attempt_id),
+                        ev.CallProgress(cc.attempt_id, ev.RINGING))
         elif state == pj.PJSIP_INV_STATE_CONFIRMED and cc.state != ev.CONNECTED:
             cc.state = ev.CONNECTED
             cc.connected_at = time.monotonic()
@@ -769,10 +860,11 @@ class SipPhone:
             if cc.local_reason is None:
                 self._start_recorder(cc)
                 self._apply_links(cc)
-            records.mark_connected(engine=self.engine, attempt_id=cc.attempt_id,
-                                   answered_at=cc.answered_at,
-                                   recording_path=str(cc.recording_path))
-            self._emit(ev.CallProgress(cc.attempt_id, ev.CONNECTED))
+            self._later(functools.partial(records.mark_connected, engine=self.engine,
+                                          attempt_id=cc.attempt_id,
+                                          answered_at=cc.answered_at,
+                                          recording_path=str(cc.recording_path)),
+                        ev.CallProgress(cc.attempt_id, ev.CONNECTED))
         elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
             self._calls.pop(cc.call.key, None)
             self._end_customer(cc, status or None, reason)
@@ -800,20 +892,23 @@ class SipPhone:
             del recorder
             if cc.recording_path is not None and cc.recording_path.exists():
                 seconds = self._finished_wav_seconds(cc.recording_path)
+                if seconds is None and cc.recording_started is not None:
+                    # The bridge has not closed the file yet (a loaded machine): its
+                    # length is the time it recorded.
+                    seconds = round(time.monotonic() - cc.recording_started, 2)
                 path = str(cc.recording_path)
         result = classify_end(answered=cc.answered_at is not None, sip_status=sip_status,
                               local_reason=cc.local_reason, peer_responded=cc.call.responded)
-        try:
-            records.finish_call(engine=self.engine, attempt_id=cc.attempt_id,
-                                actor_label=cc.actor, result=result.result,
-                                counts_against_caps=result.counts_against_caps,
-                                sip_status=sip_status, reason=reason,
-                                recording_path=path, recording_seconds=seconds)
-        except Exception:
-            log.exception("cannot write the end of attempt %s", cc.attempt_id)
-            self._error(_("The end of the call could not be saved; it will be closed at "
-                          "the next start."))
-        self._emit(ev.CallEnded(cc.attempt_id, result.result, sip_status, reason))
+        self._later(
+            functools.partial(records.finish_call, engine=self.engine,
+                              attempt_id=cc.attempt_id, actor_label=cc.actor,
+                              result=result.result,
+                              counts_against_caps=result.counts_against_caps,
+                              sip_status=sip_status, reason=reason, recording_path=path,
+                              recording_seconds=seconds, ended_at=utcnow()),
+            ev.CallEnded(cc.attempt_id, result.result, sip_status, reason),
+            failure=_("The end of the call could not be saved; it will be closed at the "
+                      "next start."))
 
     def _finished_wav_seconds(self, path: Path) -> float | None:
         deadline = time.monotonic() + WAV_CLOSE_WAIT_S

@@ -100,6 +100,9 @@ class _SimCall(pj.Call):  # type: ignore[misc]
         if handler is not None:
             handler(self)
 
+    def onDtmfDigit(self, prm: Any) -> None:
+        self.sink.put(("dtmf", self.key, str(prm.digit)))
+
 
 class _SimAccount(pj.Account):  # type: ignore[misc]
     def __init__(self, sink: queue.SimpleQueue[tuple[Any, ...]],
@@ -205,6 +208,10 @@ class SimulatedLineServer:
                     self._incoming(item[1])
                 elif item[0] == "state":
                     self._state(item[1], item[2])
+                elif item[0] == "dtmf":
+                    callee = self._callees.get(item[1])
+                    log.info("DTMF %s from the caller of %s", item[2],
+                             callee.number if callee else "?")
             except pj.Error as exc:
                 log.warning("simulated line: %s", exc.info())
 
