@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -58,19 +59,43 @@ def number_info(phone_e164: str) -> NumberInfo | None:
     return NumberInfo(phonenumbers.region_code_for_number(number), time_zones_of(number))
 
 
+_E164 = re.compile(r"\+([1-9]\d{6,14})")
+
+
+def region_of(phone_e164: str) -> tuple[bool, str | None]:
+    """(a valid number?, its phonenumbers region) — what ``number_info`` says, without
+    parsing when the country code belongs to one region alone (+33, +32, +590 is not):
+    country codes are prefix-free, so the first known prefix is the code."""
+    match = _E164.fullmatch(phone_e164)
+    if match is not None:
+        digits = match.group(1)
+        for length in (1, 2, 3):
+            regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:length]))
+            if regions is not None:
+                if len(regions) == 1 and regions[0] != phonenumbers.REGION_CODE_FOR_NON_GEO_ENTITY:
+                    return True, regions[0]
+                break
+    info = number_info(phone_e164)
+    return (False, None) if info is None else (True, info.region)
+
+
 def callee_of(*, contact_id: int, phone_e164: str, time_zones: list[str] | tuple[str, ...],
               consent_at: datetime | None, consent_source: str | None,
               has_contract: bool) -> Callee | Failure:
-    """The callee as the rules see it; a Failure when the number or its zone is unusable."""
-    info = number_info(phone_e164)
-    if info is None:
+    """The callee as the rules see it; a Failure when the number or its zone is unusable.
+    The number is parsed only when the stored zones or the country code do not suffice
+    (parsing costs more than all the rules together)."""
+    valid, region = region_of(phone_e164)
+    if not valid:
         return Failure("number", _("the number is not a valid phone number"), None)
     # The zones stored at import win; the number's own zones fill a gap.
-    zones = tuple(z for z in time_zones if isinstance(z, str) and is_known_zone(z)) \
-        or tuple(z for z in info.zones if is_known_zone(z))
+    zones = tuple(z for z in time_zones if isinstance(z, str) and is_known_zone(z))
+    if not zones:
+        info = number_info(phone_e164)
+        zones = tuple(z for z in info.zones if is_known_zone(z)) if info is not None else ()
     if not zones:
         return Failure("number", _("the callee's time zone is unknown"), None)
-    return Callee(contact_id, phone_e164, info.region, zones, consent_at, consent_source,
+    return Callee(contact_id, phone_e164, region, zones, consent_at, consent_source,
                   has_contract)
 
 
