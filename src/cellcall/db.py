@@ -69,8 +69,11 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
             conn.exec_driver_sql("BEGIN")
 
 
-# Sleeps between two tries of BEGIN IMMEDIATE while another connection writes (seconds).
-_SPIN_SLEEP = (0.0005, 0.002)
+# Sleeps between two tries of BEGIN IMMEDIATE while another connection writes: (waited
+# up to, shortest, longest sleep) in seconds. A waiter tries more often the longer it has
+# waited, so the lock tends to go to the oldest waiter; a newcomer's tries stay few (each
+# try and wake-up costs CPU that the lock holder may need).
+_SPIN_SLEEPS = ((0.010, 0.002, 0.004), (0.050, 0.001, 0.002), (float("inf"), 0.0005, 0.001))
 
 
 def _begin_immediate(conn: Connection, busy_timeout_ms: int) -> None:
@@ -78,10 +81,11 @@ def _begin_immediate(conn: Connection, busy_timeout_ms: int) -> None:
 
     SQLite's own busy handler sleeps 1, 2, 5, 10 … then 100 ms between tries: the writer
     that has waited longest polls least often and newcomers overtake it, so with many
-    writers a few wait seconds. Here every waiter tries again after the same short
-    jittered sleep, however long it has waited, so none is left behind."""
+    writers a few wait seconds. Here a waiter tries again after a short jittered sleep
+    that shrinks the longer it has waited (the other way round), up to the same timeout."""
     raw: sqlite3.Connection = conn.connection.driver_connection  # type: ignore[assignment]
-    deadline = time.monotonic() + busy_timeout_ms / 1000
+    began = time.monotonic()
+    deadline = began + busy_timeout_ms / 1000
     raw.execute("PRAGMA busy_timeout = 0")
     try:
         while True:
@@ -91,9 +95,12 @@ def _begin_immediate(conn: Connection, busy_timeout_ms: int) -> None:
             except sqlite3.OperationalError as exc:
                 if not _is_lock_error(exc):
                     raise
-            if time.monotonic() >= deadline:
+            at = time.monotonic()
+            if at >= deadline:
                 break
-            time.sleep(random.uniform(*_SPIN_SLEEP))
+            waited = at - began
+            shortest, longest = next((lo, hi) for upto, lo, hi in _SPIN_SLEEPS if waited < upto)
+            time.sleep(random.uniform(shortest, longest))
         conn.exec_driver_sql("BEGIN IMMEDIATE")  # a last try that fails as SQLAlchemy's error
     finally:
         raw.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
