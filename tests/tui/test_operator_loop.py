@@ -310,8 +310,13 @@ def test_logout_releases_the_lease_and_closes_the_time_entry(site: Site) -> None
         await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen), "logged out")
         await settle(pilot)
         assert app.workstation.user is None  # type: ignore[attr-defined]
-        # The login form is empty for the next person.
+        # The login form is empty and focused for the next person, who just types.
+        login = app.screen.query_one("#login", Input)
+        assert app.focused is login
         assert app.screen.query_one("#password", Input).value == ""
+        await pilot.press(*"op")
+        assert login.value == "op"
+        login.value = ""
         snapshot_db.append(site.contact(current_attempt_contact(site, claimed[0])))
         # The same terminal serves the next shift.
         await log_in_operator(pilot)

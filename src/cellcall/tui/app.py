@@ -165,12 +165,16 @@ class CellcallApp(App[None]):
 
     def back_to_login(self) -> None:
         from cellcall.i18n import _language_from_environment
+        from cellcall.tui.screens.login import LoginScreen
 
         while len(self.screen_stack) > 2:
             self.pop_screen()
         self.locked = False
         set_language(_language_from_environment())
-        self.screen.refresh(recompose=True)
+        login = self.screen
+        if isinstance(login, LoginScreen):
+            # Once the pops are done: a fresh form, focused, for the next person.
+            self.call_later(login.reset)
 
     # --- the phone engine ------------------------------------------------------------------------
     def _on_phone_event(self, event: object) -> None:

@@ -44,6 +44,15 @@ class LoginScreen(CellcallScreen):
         self.query_one("#password", Input).value = ""
         self.query_one("#login", Input).focus()
 
+    async def reset(self) -> None:
+        """After a logout: the form rebuilt in the terminal's own language, and focused.
+
+        Focus must go to the new widgets: a focus left on a removed one swallows every key,
+        the priority ones (Ctrl+Q) included.
+        """
+        await self.recompose()
+        self.query_one("#login", Input).focus()
+
     @on(Input.Submitted, "#login")
     def _next_field(self) -> None:
         self.query_one("#password", Input).focus()
