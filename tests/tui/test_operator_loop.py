@@ -9,6 +9,7 @@ import phonenumbers
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList, Static
 
+from cellcall.i18n import _
 from cellcall.models.calls import CallAttempt, Outcome
 from cellcall.models.contacts import Contact
 from cellcall.models.timeclock import TimeEntry
@@ -19,6 +20,7 @@ from cellcall.tui.screens.login import LoginScreen
 from cellcall.tui.screens.pause import PauseScreen
 from cellcall.tui.screens.workstation import WorkstationScreen
 from cellcall.tui.screens.wrapup import WrapUpScreen
+from cellcall.tui.widgets.state_bar import StateBar
 from tui.support import (
     DEMO_PASSWORD,
     Site,
@@ -96,13 +98,20 @@ def test_dial_takes_the_claimed_attempt_and_the_call_reaches_wrap_up(site: Site)
     assert attempt.operator_id == site.user_id("operateur")
 
 
-def test_operator_hang_up_goes_through_the_phone(site: Site) -> None:
+def test_mute_and_operator_hang_up_go_through_the_phone(site: Site) -> None:
     app = site.app()
     phone = site.phone
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await log_in_operator(pilot)
         attempt_id = await dial_and_answer(pilot, phone)
+        await pilot.press("f7")
+        await settle(pilot)
+        assert phone.muted == [True]
+        assert app.screen.query_one(StateBar).detail
+        await pilot.press("f7")
+        await settle(pilot)
+        assert phone.muted == [True, False]
         await pilot.press("f6")
         await settle(pilot)
         assert phone.hangups == 1
@@ -110,6 +119,32 @@ def test_operator_hang_up_goes_through_the_phone(site: Site) -> None:
                                     sip_status=200, reason="BYE"))
         await wait_until(pilot, lambda: isinstance(app.screen, WrapUpScreen),
                          "the wrap-up form opens")
+
+    drive(app, scenario)
+
+
+def test_phone_trouble_is_shown_and_a_refused_dial_keeps_the_contact(site: Site) -> None:
+    app = site.app()
+    phone = site.phone
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await log_in_operator(pilot)
+        phone.emit(events.AgentLegChanged(up=False, reason="desk phone unplugged"))
+        await settle(pilot)
+        assert app.screen.query_one(StateBar).phone_up is False
+        assert _("PHONE DISCONNECTED") in screen_text(app)
+        contact = current_contact(app)
+        await pilot.press("f5")
+        await wait_until(pilot, lambda: phone.dialed, "dialled")
+        phone.emit(events.EngineError(message="No line to the PBX [now]."))
+        await settle(pilot)
+        # Back to Preview with the same contact, the engine's message shown as it is.
+        assert station_state(app) == StationState.PREVIEW
+        assert current_contact(app).attempt_id == contact.attempt_id
+        assert "No line to the PBX [now]." in screen_text(app)
+        phone.emit(events.AgentLegChanged(up=True, reason="back"))
+        await settle(pilot)
+        assert _("PHONE DISCONNECTED") not in screen_text(app)
 
     drive(app, scenario)
 

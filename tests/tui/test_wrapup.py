@@ -86,8 +86,8 @@ def test_appointment_books_the_chosen_slot_and_saves_the_script_path(site: Site)
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await log_in_operator(pilot)
-        # Right person, interested, good profile, slot chosen.
-        await to_wrap_up(pilot, site, "1", "1", "1", "1")
+        # Right person, an objection answered on the way, interested, good profile, slot.
+        await to_wrap_up(pilot, site, "1", "f9", "down", "enter", "backspace", "1", "1", "1")
         await choose_outcome(pilot, "appointment_set")
         slot = app.screen.query_one("#appointment", Select)
         assert app.focused is slot
@@ -112,7 +112,8 @@ def test_appointment_books_the_chosen_slot_and_saves_the_script_path(site: Site)
     assert start == datetime(2026, 11, 17, 13, 0, tzinfo=UTC)
     outcome = site.one(Outcome, Outcome.disposition == "appointment_set")
     assert outcome.notes == "Rendez-vous pris avec la gérante."
-    assert outcome.script_path == ["greeting", "purpose", "qualify", "propose_slot", "confirm"]
+    assert outcome.script_path == ["greeting", "purpose", "objection:send_email", "qualify",
+                                   "propose_slot", "confirm"]
     assert outcome.wrapup_seconds == 42
     appointment = site.one(Appointment)
     assert appointment.slot_start == start
