@@ -404,7 +404,8 @@ def run_step(workdir: Path, n: int, hold: float) -> Step:
     return Step(n, not failures, statistics.fmean(cpu) if cpu else float("nan"), detail)
 
 
-def bench_concurrency(workdir: Path, max_n: int, hold: float) -> dict[str, Any]:
+def bench_concurrency(workdir: Path, max_n: int, hold: float,
+                      min_n: int = 1) -> dict[str, Any]:
     steps: list[Step] = []
 
     def step(n: int) -> Step:
@@ -415,7 +416,7 @@ def bench_concurrency(workdir: Path, max_n: int, hold: float) -> dict[str, Any]:
               flush=True)
         return result
 
-    good, bad, n = 0, None, 1
+    good, bad, n = 0, None, max(1, min_n)
     while n <= max_n:
         if step(n).ok:
             good = n
@@ -442,6 +443,26 @@ def bench_concurrency(workdir: Path, max_n: int, hold: float) -> dict[str, Any]:
             "steps": [s.__dict__ for s in steps]}
 
 
+def bench_latency(workdir: Path, samples: int, results: dict[str, Any]) -> None:
+    print(f"Dial key to INVITE on the wire ({samples} dials)...", flush=True)
+    latency = bench_dial_latency(workdir, samples)
+    floors = bench_floor(workdir, samples)
+    floor = floors["sipp"]
+    results["dial_to_invite"] = latency
+    results["floor"] = floors
+    ratio50 = latency["p50_ms"] / floor["p50_ms"] if floor["p50_ms"] else float("nan")
+    ratio99 = latency["p99_ms"] / floor["p99_ms"] if floor["p99_ms"] else float("nan")
+    results["ratio_p50"], results["ratio_p99"] = ratio50, ratio99
+    py = floors["python_socket"]
+    print(f"  engine (dial() to INVITE on the wire): p50 {latency['p50_ms']:.2f} ms  "
+          f"p99 {latency['p99_ms']:.2f} ms  max {latency['max_ms']:.2f} ms")
+    print(f"  floor, sipp UAC (send to arrival): p50 {floor['p50_ms']:.3f} ms  "
+          f"p99 {floor['p99_ms']:.3f} ms  ({floor['samples']} INVITEs)")
+    print(f"  floor, Python sendto of the same INVITE: p50 {py['p50_ms']:.3f} ms  "
+          f"p99 {py['p99_ms']:.3f} ms")
+    print(f"  ratio engine/sipp floor: p50 x{ratio50:.0f}  p99 x{ratio99:.0f}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true",
@@ -449,6 +470,8 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=None, help="dials for the latency")
     parser.add_argument("--hold", type=float, default=None, help="seconds each call is held")
     parser.add_argument("--max-n", type=int, default=None, help="largest N tried")
+    parser.add_argument("--min-n", type=int, default=1, help="first N tried (then doubled)")
+    parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-concurrency", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
@@ -469,27 +492,12 @@ def main() -> int:
     results: dict[str, Any] = {"cpus": os.cpu_count(), "quick": args.quick}
     with tempfile.TemporaryDirectory(prefix="cellcall-bench-") as tmp:
         workdir = Path(tmp)
-        print(f"Dial key to INVITE on the wire ({samples} dials)...", flush=True)
-        latency = bench_dial_latency(workdir, samples)
-        floors = bench_floor(workdir, samples)
-        floor = floors["sipp"]
-        results["dial_to_invite"] = latency
-        results["floor"] = floors
-        ratio50 = latency["p50_ms"] / floor["p50_ms"] if floor["p50_ms"] else float("nan")
-        ratio99 = latency["p99_ms"] / floor["p99_ms"] if floor["p99_ms"] else float("nan")
-        results["ratio_p50"], results["ratio_p99"] = ratio50, ratio99
-        py = floors["python_socket"]
-        print(f"  engine (dial() to INVITE on the wire): p50 {latency['p50_ms']:.2f} ms  "
-              f"p99 {latency['p99_ms']:.2f} ms  max {latency['max_ms']:.2f} ms")
-        print(f"  floor, sipp UAC (send to arrival): p50 {floor['p50_ms']:.3f} ms  "
-              f"p99 {floor['p99_ms']:.3f} ms  ({floor['samples']} INVITEs)")
-        print(f"  floor, Python sendto of the same INVITE: p50 {py['p50_ms']:.3f} ms  "
-              f"p99 {py['p99_ms']:.3f} ms")
-        print(f"  ratio engine/sipp floor: p50 x{ratio50:.0f}  p99 x{ratio99:.0f}")
+        if not args.skip_latency:
+            bench_latency(workdir, samples, results)
         if not args.skip_concurrency:
             print(f"Concurrent bridged, recorded calls held {hold:.0f} s "
                   f"(N up to {max_n})...", flush=True)
-            results["concurrency"] = bench_concurrency(workdir, max_n, hold)
+            results["concurrency"] = bench_concurrency(workdir, max_n, hold, args.min_n)
             c = results["concurrency"]
             print(f"  largest N held with no dropped call: {c['largest_n_held']}"
                   f" (first failing: {c['first_failing_n']});"

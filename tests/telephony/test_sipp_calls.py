@@ -183,6 +183,7 @@ def test_incoming_unsigned_call_gets_403(site: Site, make_phone: MakePhone,
     uac = sipp("intruder").start("uac_invite.xml", remote=f"{host}:{port}")
     assert uac.wait() == 0
     assert "SIP/2.0 403" in uac.trace()
+    handle.phone.stop()  # the audit rows are all written when stop returns
     refused = audit_rows(site, "call.incoming.refused")
     assert len(refused) == 1 and "intruder" in str(_details(refused[0])["from"])
 

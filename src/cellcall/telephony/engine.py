@@ -801,24 +801,23 @@ class SipPhone:
                 details={"to": item[2] if len(item) > 2 else ""}))
 
     def _refuse_incoming(self, call: _Call) -> None:
-        """Every incoming call is refused (monitor calls come with a later version); the
-        audit row is written before the 403 leaves."""
+        """Every incoming call is refused (monitor calls come with a later version) and
+        audited (by the outbox: a flood of INVITEs must not stall the SIP stack)."""
         self._calls[call.key] = call
         try:
             remote = str(call.getInfo().remoteUri)[:200]
         except pj.Error:
             remote = ""
+        prm = pj.CallOpParam(True)
+        prm.statusCode = 403
         try:
-            records.record_event(engine=self.engine, actor_label=self._settings.station_label,
-                                 action="call.incoming.refused", target="incoming",
-                                 details={"from": remote, "status": 403})
-        finally:
-            prm = pj.CallOpParam(True)
-            prm.statusCode = 403
-            try:
-                call.hangup(prm)
-            except pj.Error as exc:
-                log.warning("refusing an incoming call: %s", _pj_text(exc))
+            call.hangup(prm)
+        except pj.Error as exc:
+            log.warning("refusing an incoming call: %s", _pj_text(exc))
+        self._later(functools.partial(
+            records.record_event, engine=self.engine,
+            actor_label=self._settings.station_label, action="call.incoming.refused",
+            target="incoming", details={"from": remote, "status": 403}))
 
     def _on_reg_state(self, code: int, reason: str, expiration: int) -> None:
         registered = 200 <= code < 300 and expiration > 0

@@ -33,4 +33,6 @@ class Phone(Protocol):
         """Send switchboard menu digits during a connected call (audited)."""
 
     def subscribe(self, listener: Callable[[object], None]) -> None:
-        """Receive every event; ``listener`` is called from the engine's thread."""
+        """Receive every event, in order. ``listener`` is called from the engine's event
+        thread (after the rows the event speaks of are committed); only a command given
+        to a phone that is stopped or failed is answered from the caller's own thread."""

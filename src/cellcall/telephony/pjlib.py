@@ -51,6 +51,8 @@ def endpoint_config(*, log_level: int, writer: LogToPython, clock_rate: int,
     cfg.uaConfig.threadCnt = 0
     cfg.uaConfig.mainThreadOnly = False
     cfg.uaConfig.userAgent = "cellcall"
+    # Room for the customer call and the desk phone while refused calls are torn down.
+    cfg.uaConfig.maxCalls = 16
     cfg.logConfig.level = log_level
     cfg.logConfig.consoleLevel = log_level
     cfg.logConfig.writer = writer
