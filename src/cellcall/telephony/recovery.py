@@ -6,7 +6,7 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from cellcall.db import run_write
+from cellcall.db import read_session, run_write
 from cellcall.models.base import utcnow
 from cellcall.models.calls import AttemptState, CallAttempt
 from cellcall.models.contacts import Contact, ContactStatus
@@ -27,11 +27,17 @@ def recover_interrupted(*, engine: Engine, station_id: int | None = None,
     station runs. Returns the ids of the attempts closed.
     """
 
+    query = select(CallAttempt).where(col(CallAttempt.state).in_(OPEN_STATES))
+    if not all_stations:
+        query = query.where(col(CallAttempt.station_id) == station_id if station_id
+                            is not None else col(CallAttempt.station_id).is_(None))
+    # A read first: the usual answer is "nothing", and every station starting at once
+    # should not queue for the write lock to learn it.
+    with read_session(engine) as session:
+        if session.exec(query.limit(1)).first() is None:
+            return []
+
     def work(session: Session) -> list[int]:
-        query = select(CallAttempt).where(col(CallAttempt.state).in_(OPEN_STATES))
-        if not all_stations:
-            query = query.where(col(CallAttempt.station_id) == station_id if station_id
-                                is not None else col(CallAttempt.station_id).is_(None))
         attempts = session.exec(query).all()
         now = utcnow()
         closed: list[int] = []
