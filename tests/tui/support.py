@@ -216,12 +216,24 @@ async def wait_until(pilot: Pilot[Any], condition: Callable[[], object], what: s
         await pilot.pause(0.02)
 
 
+async def wait_for_screen(pilot: Pilot[Any], screen: type[Any], what: str) -> None:
+    """Until ``screen`` is the active screen, composed and mounted (a pushed screen is on
+    the stack at once, its widgets a moment later)."""
+    await wait_until(pilot, lambda: isinstance(pilot.app.screen, screen)
+                     and pilot.app.screen.is_mounted, what)
+    await settle(pilot)
+
+
 async def settle(pilot: Pilot[Any]) -> None:
-    """Let workers finish and the messages they posted be handled."""
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause()
+    """Let workers finish and the messages they posted be handled.
+
+    A worker that failed is part of the app's normal life (a refused login, a refused
+    outcome: the app shows it), so its exception is not this helper's business.
+    """
+    for _round in range(2):
+        await asyncio.gather(*(worker.wait() for worker in list(pilot.app.workers)),
+                             return_exceptions=True)
+        await pilot.pause()
 
 
 async def type_into(pilot: Pilot[Any], selector: str, text: str) -> None:
@@ -294,9 +306,7 @@ async def remote_hang_up(pilot: Pilot[Any], phone: PhoneDouble, attempt_id: int)
     from cellcall.tui.screens.wrapup import WrapUpScreen
 
     phone.remote_hangup(attempt_id)
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, WrapUpScreen),
-                     "the wrap-up form opens")
-    await settle(pilot)
+    await wait_for_screen(pilot, WrapUpScreen, "the wrap-up form opens")
 
 
 async def choose_outcome(pilot: Pilot[Any], key: str) -> None:

@@ -32,6 +32,7 @@ from tui.support import (
     screen_text,
     settle,
     type_into,
+    wait_for_screen,
     wait_until,
 )
 
@@ -90,8 +91,7 @@ def test_first_login_requires_a_new_password(site: Site) -> None:
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await log_in(pilot, "nadia", one_time)
-        await wait_until(pilot, lambda: isinstance(app.screen, ChangePasswordScreen),
-                         "the password change screen")
+        await wait_for_screen(pilot, ChangePasswordScreen, "the password change screen")
         # Nothing else is reachable: the station did not start.
         assert app.workstation.clock.state == "logged_out"  # type: ignore[attr-defined]
         await type_into(pilot, "#old", one_time)
@@ -104,8 +104,7 @@ def test_first_login_requires_a_new_password(site: Site) -> None:
         await fill(pilot, "#new", "my own sentence 42")
         await fill(pilot, "#again", "my own sentence 42")
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, WorkstationScreen),
-                         "the operator reaches the workstation")
+        await wait_for_screen(pilot, WorkstationScreen, "the operator reaches the workstation")
         await settle(pilot)
 
     drive(app, scenario)
@@ -121,8 +120,7 @@ def test_a_weak_new_password_is_refused_on_screen(site: Site) -> None:
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await log_in(pilot, "nadia", one_time)
-        await wait_until(pilot, lambda: isinstance(app.screen, ChangePasswordScreen),
-                         "the password change screen")
+        await wait_for_screen(pilot, ChangePasswordScreen, "the password change screen")
         await fill(pilot, "#old", one_time)
         await fill(pilot, "#new", "short")
         await fill(pilot, "#again", "short")
@@ -159,12 +157,10 @@ def test_supervisor_reaches_the_console_placeholder_and_logs_out(site: Site) -> 
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await log_in(pilot, "superviseur")
-        await wait_until(pilot, lambda: isinstance(app.screen, SupervisorScreen),
-                         "the supervisor screen")
+        await wait_for_screen(pilot, SupervisorScreen, "the supervisor screen")
         assert "Superviseur démo" in screen_text(app)
         await pilot.press("f10")
-        await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen),
-                         "back at the login screen")
+        await wait_for_screen(pilot, LoginScreen, "back at the login screen")
         await settle(pilot)
 
     drive(app, scenario)
@@ -179,8 +175,7 @@ def test_admin_is_sent_to_cellcall_admin(site: Site) -> None:
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await log_in(pilot, "admin")
-        await wait_until(pilot, lambda: isinstance(app.screen, AdminRefusedScreen),
-                         "the admin screen")
+        await wait_for_screen(pilot, AdminRefusedScreen, "the admin screen")
         assert "cellcall-admin" in screen_text(app)
         assert not app.screen.query(Input)
 
@@ -219,7 +214,7 @@ def test_each_user_gets_their_own_language_footer_included(site: Site) -> None:
             await log_in_operator(pilot)
             footers.append(str(app.screen.query_one(Footer).render()) + screen_text(app))
             await pilot.press("f10")
-            await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen), "logged out")
+            await wait_for_screen(pilot, LoginScreen, "logged out")
             await settle(pilot)
 
     drive(app, scenario)

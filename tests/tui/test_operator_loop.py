@@ -34,6 +34,7 @@ from tui.support import (
     screen_text,
     settle,
     station_state,
+    wait_for_screen,
     wait_until,
 )
 
@@ -117,8 +118,7 @@ def test_mute_and_operator_hang_up_go_through_the_phone(site: Site) -> None:
         assert phone.hangups == 1
         phone.emit(events.CallEnded(attempt_id=attempt_id, result=events.OPERATOR_HANGUP,
                                     sip_status=200, reason="BYE"))
-        await wait_until(pilot, lambda: isinstance(app.screen, WrapUpScreen),
-                         "the wrap-up form opens")
+        await wait_for_screen(pilot, WrapUpScreen, "the wrap-up form opens")
 
     drive(app, scenario)
 
@@ -213,7 +213,7 @@ def test_no_answer_is_recorded_without_a_form_and_retried_later(site: Site) -> N
 
 async def choose_pause(pilot: Pilot[Any], reason: str) -> None:
     await pilot.press("f8")
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, PauseScreen), "pause menu")
+    await wait_for_screen(pilot, PauseScreen, "pause menu")
     options = pilot.app.screen.query_one(OptionList)
     index = next(i for i in range(options.option_count)
                  if options.get_option_at_index(i).id == reason)
@@ -233,7 +233,7 @@ def test_pause_with_a_reason_then_resume(site: Site) -> None:
         claimed.append(current_contact(app).contact_id)
         # Escape leaves the pause menu without pausing.
         await pilot.press("f8")
-        await wait_until(pilot, lambda: isinstance(app.screen, PauseScreen), "pause menu")
+        await wait_for_screen(pilot, PauseScreen, "pause menu")
         await pilot.press("escape")
         await settle(pilot)
         assert station_state(app) == StationState.PREVIEW
@@ -265,8 +265,7 @@ def test_idle_lock_keeps_the_lease_and_unlocks_with_the_password(site: Site) -> 
     async def scenario(pilot: Pilot[Any]) -> None:
         await log_in_operator(pilot)
         contact = current_contact(app)
-        await wait_until(pilot, lambda: isinstance(app.screen, LockScreen),
-                         "the idle lock")
+        await wait_for_screen(pilot, LockScreen, "the idle lock")
         app.idle_lock_seconds = 3600  # type: ignore[attr-defined]
         row = site.contact(contact.contact_id)
         assert row.lease_user_id == site.user_id("operateur")
@@ -279,8 +278,7 @@ def test_idle_lock_keeps_the_lease_and_unlocks_with_the_password(site: Site) -> 
         assert isinstance(app.screen, LockScreen)
         await fill(pilot, "#lock-password", DEMO_PASSWORD)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, WorkstationScreen),
-                         "unlocked")
+        await wait_for_screen(pilot, WorkstationScreen, "unlocked")
         await settle(pilot)
         assert current_contact(app).attempt_id == contact.attempt_id
         assert station_state(app) == StationState.PREVIEW
@@ -302,8 +300,7 @@ def test_no_idle_lock_during_a_call_but_one_after_it(site: Site) -> None:
         assert not isinstance(app.screen, LockScreen)
         assert station_state(app) == StationState.TALKING
         site.phone.remote_hangup(attempt_id)
-        await wait_until(pilot, lambda: isinstance(app.screen, LockScreen),
-                         "the lock once the call is over")
+        await wait_for_screen(pilot, LockScreen, "the lock once the call is over")
         app.idle_lock_seconds = 3600  # type: ignore[attr-defined]
         await settle(pilot)
         assert station_state(app) == StationState.WRAP_UP
@@ -311,8 +308,7 @@ def test_no_idle_lock_during_a_call_but_one_after_it(site: Site) -> None:
         assert isinstance(app.screen, LockScreen)
         await fill(pilot, "#lock-password", DEMO_PASSWORD)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, WrapUpScreen),
-                         "the wrap-up form after unlocking")
+        await wait_for_screen(pilot, WrapUpScreen, "the wrap-up form after unlocking")
 
     drive(app, scenario)
 
@@ -324,9 +320,9 @@ def test_logout_from_the_lock_screen_releases_the_contact(site: Site) -> None:
     async def scenario(pilot: Pilot[Any]) -> None:
         await log_in_operator(pilot)
         claimed.append(current_contact(app).contact_id)
-        await wait_until(pilot, lambda: isinstance(app.screen, LockScreen), "the idle lock")
+        await wait_for_screen(pilot, LockScreen, "the idle lock")
         await pilot.click("#lock-logout")
-        await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen), "logged out")
+        await wait_for_screen(pilot, LoginScreen, "logged out")
         await settle(pilot)
 
     drive(app, scenario)
@@ -342,7 +338,7 @@ def test_logout_releases_the_lease_and_closes_the_time_entry(site: Site) -> None
         await log_in_operator(pilot)
         claimed.append(current_contact(app).attempt_id)
         await pilot.press("f10")
-        await wait_until(pilot, lambda: isinstance(app.screen, LoginScreen), "logged out")
+        await wait_for_screen(pilot, LoginScreen, "logged out")
         await settle(pilot)
         assert app.workstation.user is None  # type: ignore[attr-defined]
         # The login form is empty and focused for the next person, who just types.
@@ -420,35 +416,38 @@ def test_preview_campaign_never_dials_by_itself(site: Site) -> None:
 
 def test_no_progressive_dial_while_choosing_a_pause_nor_once_paused(site: Site) -> None:
     site.only_campaign("demo-enquete")
-    site.configure("queue", progressive_delay_seconds=1.5)
+    site.configure("queue", progressive_delay_seconds=2.5)
     app = site.app()
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await log_in_operator(pilot)
         await pilot.press("f8")
-        await wait_until(pilot, lambda: isinstance(app.screen, PauseScreen), "pause menu")
-        await pilot.pause(2.0)  # longer than the countdown, with the menu open
+        await wait_for_screen(pilot, PauseScreen, "pause menu")
+        assert station_state(app) == StationState.PREVIEW
+        await pilot.pause(3.0)  # longer than the countdown, with the menu open
         assert site.phone.dialed == []
-        # Cancelled: the countdown starts again and the call goes out.
-        await pilot.press("escape")
-        await wait_until(pilot, lambda: site.phone.dialed, "the progressive dial")
-        assert station_state(app) == StationState.DIALING
+        options = app.screen.query_one(OptionList)
+        options.highlighted = 0  # break
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: station_state(app) == StationState.PAUSED, "paused")
+        await settle(pilot)
+        assert site.phone.dialed == []
 
     drive(app, scenario)
 
 
-def test_pausing_stops_the_progressive_countdown(site: Site) -> None:
+def test_a_cancelled_pause_menu_starts_the_countdown_again(site: Site) -> None:
     site.only_campaign("demo-enquete")
-    site.configure("queue", progressive_delay_seconds=1.5)
+    site.configure("queue", progressive_delay_seconds=2.5)
     app = site.app()
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await log_in_operator(pilot)
-        await choose_pause(pilot, "break")
-        await pilot.pause(2.0)
-        await settle(pilot)
-        assert site.phone.dialed == []
-        assert station_state(app) == StationState.PAUSED
+        await pilot.press("f8")
+        await wait_for_screen(pilot, PauseScreen, "pause menu")
+        await pilot.press("escape")
+        await wait_until(pilot, lambda: site.phone.dialed, "the progressive dial")
+        assert station_state(app) == StationState.DIALING
 
     drive(app, scenario)
 

@@ -41,6 +41,7 @@ from tui.support import (
     screen_text,
     settle,
     station_state,
+    wait_for_screen,
     wait_until,
 )
 
@@ -113,7 +114,7 @@ def test_app_actions_are_refused_for_an_operator(site: Site, tmp_path: Path,
         assert app.theme == theme
         # Actions of the station's own screen still work.
         await app.run_action("screen.pause")
-        await wait_until(pilot, lambda: isinstance(app.screen, PauseScreen), "pause menu")
+        await wait_for_screen(pilot, PauseScreen, "pause menu")
 
     drive(app, scenario)
     assert not list(tmp_path.glob("*.svg"))
@@ -161,7 +162,7 @@ def test_no_widget_of_the_operator_session_takes_a_number(site: Site) -> None:
         await log_in_operator(pilot)
         record("workstation")
         await pilot.press("f8")
-        await wait_until(pilot, lambda: isinstance(app.screen, PauseScreen), "pause menu")
+        await wait_for_screen(pilot, PauseScreen, "pause menu")
         await settle(pilot)
         record("pause")
         await pilot.press("escape")
@@ -179,7 +180,7 @@ def test_no_widget_of_the_operator_session_takes_a_number(site: Site) -> None:
             await choose_outcome(pilot, key)
             record("wrapup")
         app.lock()
-        await wait_until(pilot, lambda: isinstance(app.screen, LockScreen), "locked")
+        await wait_for_screen(pilot, LockScreen, "locked")
         await settle(pilot)
         record("lock")
 
@@ -257,7 +258,7 @@ def test_markup_and_escapes_in_notes_are_inert_when_the_contact_comes_back(
         await choose_outcome(pilot, "answering_machine")
         app.screen.query_one("#notes", TextArea).text = notes
         await pilot.press("ctrl+s")
-        await wait_until(pilot, lambda: isinstance(app.screen, WorkstationScreen), "saved")
+        await wait_for_screen(pilot, WorkstationScreen, "saved")
         await wait_until(pilot, lambda: station_state(app) == StationState.READY, "ready")
         site.clock.advance(hours=5)  # answering machine: called again after 4 h
         await pilot.press("f2")  # look again now that the retry time has come
@@ -282,7 +283,7 @@ def test_a_locked_station_shows_nothing_of_the_contact(site: Site) -> None:
         await log_in_operator(pilot)
         contact = current_contact(app)
         app.lock()
-        await wait_until(pilot, lambda: isinstance(app.screen, LockScreen), "locked")
+        await wait_for_screen(pilot, LockScreen, "locked")
         await settle(pilot)
         text = screen_text(app)
         assert contact.first_name not in text and contact.last_name not in text
@@ -294,6 +295,6 @@ def test_a_locked_station_shows_nothing_of_the_contact(site: Site) -> None:
             assert isinstance(app.screen, LockScreen), key
         await fill(pilot, "#lock-password", DEMO_PASSWORD)
         await pilot.press("enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, WorkstationScreen), "unlocked")
+        await wait_for_screen(pilot, WorkstationScreen, "unlocked")
 
     drive(app, scenario)

@@ -43,6 +43,7 @@ from tui.support import (
     remote_hang_up,
     settle,
     station_state,
+    wait_for_screen,
     wait_until,
 )
 
@@ -102,8 +103,7 @@ def test_login_screen(english_site: Site, svg: SnapshotAssertion) -> None:
                          "the error line")
         await shots.take(pilot, "login-failed")
         await log_in(pilot, "nadia", one_time)
-        await wait_until(pilot, lambda: isinstance(app.screen, ChangePasswordScreen),
-                         "the password change")
+        await wait_for_screen(pilot, ChangePasswordScreen, "the password change")
         await shots.take(pilot, "change-password")
 
     def add_user(session: Any) -> str:
@@ -153,10 +153,10 @@ def test_workstation_states(english_site: Site, svg: SnapshotAssertion) -> None:
         await pilot.press("1")
         await shots.take(pilot, "talking")
         await pilot.press("f9")
-        await wait_until(pilot, lambda: isinstance(app.screen, ObjectionsScreen), "objections")
+        await wait_for_screen(pilot, ObjectionsScreen, "objections")
         await shots.take(pilot, "objections")
         await pilot.press("down", "enter")
-        await wait_until(pilot, lambda: isinstance(app.screen, WorkstationScreen), "answer")
+        await wait_for_screen(pilot, WorkstationScreen, "answer")
         await shots.take(pilot, "objection-answer")
         await remote_hang_up(pilot, site.phone, attempt_id)
         await shots.take(pilot, "wrap-up")
@@ -165,7 +165,7 @@ def test_workstation_states(english_site: Site, svg: SnapshotAssertion) -> None:
         await wait_until(pilot, lambda: station_state(app) == StationState.PREVIEW,
                          "the next contact")
         await pilot.press("f8")
-        await wait_until(pilot, lambda: isinstance(app.screen, PauseScreen), "pause menu")
+        await wait_for_screen(pilot, PauseScreen, "pause menu")
         await shots.take(pilot, "pause-menu")
         await pilot.press("down", "enter")  # meal
         await wait_until(pilot, lambda: station_state(app) == StationState.PAUSED, "paused")

@@ -39,6 +39,7 @@ from tui.support import (
     screen_text,
     settle,
     station_state,
+    wait_for_screen,
     wait_until,
 )
 
@@ -59,8 +60,7 @@ async def to_wrap_up(pilot: Pilot[Any], site: Site, *script_keys: str) -> int:
 async def save(pilot: Pilot[Any]) -> None:
     """Ctrl+S; the form closes and the station is Ready for the next contact."""
     await pilot.press("ctrl+s")
-    await wait_until(pilot, lambda: isinstance(pilot.app.screen, WorkstationScreen),
-                     f"the wrap-up closes ({wrapup_error(pilot)})")
+    await wait_for_screen(pilot, WorkstationScreen, f"the wrap-up closes ({wrapup_error(pilot)})")
     await settle(pilot)
 
 
