@@ -52,7 +52,7 @@ from cellcall.db import run_core_write, run_write
 from cellcall.errors import CellcallError, NotFoundError, PermissionDeniedError, ValidationError
 from cellcall.i18n import _, current_language
 from cellcall.models.base import UTCDateTime, utcnow
-from cellcall.models.calls import AttemptState, CallAttempt, CallbackStatus
+from cellcall.models.calls import AttemptState, CallAttempt, CallbackStatus, Outcome
 from cellcall.models.campaigns import CampaignStatus
 from cellcall.models.contacts import ContactStatus
 from cellcall.models.users import Role
@@ -323,7 +323,13 @@ def renew_lease(*, session: Session, actor: Actor, attempt_id: int, now: datetim
     now = now or utcnow()
     attempt = _own_attempt(session, actor, attempt_id)
     lost = LeaseLostError(_("This contact went back to the queue: it is no longer yours."))
-    if attempt.state in (AttemptState.ENDED, AttemptState.INTERRUPTED):
+    # After the call the outcome is still owed: the lease holds through the wrap-up, and
+    # only a given-back, expired, interrupted or already settled attempt has lost it.
+    outcomes_table: Table = Outcome.__table__  # type: ignore[attr-defined]
+    settled = session.execute(select(outcomes_table.c.id).where(
+        outcomes_table.c.attempt_id == attempt.id)).first()
+    if (attempt.state == AttemptState.INTERRUPTED or settled is not None
+            or attempt.result in (RESULT_RELEASED, RESULT_EXPIRED)):
         raise lost
     expires = now + timedelta(seconds=lease_seconds)
     renewed = session.connection().execute(_RENEW, {

@@ -217,10 +217,9 @@ class WorkstationScreen(CellcallScreen):
             self.action_dial()
 
     def _keeps_lease(self) -> bool:
-        # Once the call is over the queue renews no more (the attempt ended), but the
-        # outcome is still owed: the contact stays on screen until it is recorded.
-        return (self.station.current is not None
-                and self.station.clock.state != StationState.WRAP_UP)
+        # The lease holds until the outcome is recorded, wrap-up included, so a long
+        # wrap-up never lets another station take the same contact.
+        return self.station.current is not None
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="lease")
     def _renew_lease(self) -> None:
