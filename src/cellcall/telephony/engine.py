@@ -35,8 +35,9 @@ from typing import Any
 
 import pjsua2 as pj
 from sqlalchemy.engine import Engine
+from sqlmodel import Session
 
-from cellcall.db import read_session
+from cellcall.db import read_session, run_write
 from cellcall.errors import CellcallError, ValidationError
 from cellcall.i18n import _
 from cellcall.models.base import utcnow
@@ -146,16 +147,19 @@ class _Account(pj.Account):  # type: ignore[misc]
 
 
 # --- the outbox: rows that need not gate the SIP stack, then the events, in order ---------
-Work = Callable[[], object]
+Work = Callable[[Session], object]
+OUTBOX_BATCH = 50
 
 
 class _Outbox:
     """A thread that writes the attempt rows and audit rows the SIP stack must not wait
     for (a long write elsewhere holding the SQLite lock would otherwise stall the
     engine's signalling), and then tells the listeners, strictly in order: a CallEnded
-    is delivered only once its row is committed, so wrap-up always finds it."""
+    is delivered only once its row is committed, so wrap-up always finds it. What piles
+    up while the database is busy is written in one transaction."""
 
-    def __init__(self, deliver: Callable[[object], None]) -> None:
+    def __init__(self, engine: Engine, deliver: Callable[[object], None]) -> None:
+        self._engine = engine
         self._deliver = deliver
         self._queue: queue.SimpleQueue[tuple[Work | None, object | None, str] | None] = \
             queue.SimpleQueue()
@@ -172,10 +176,10 @@ class _Outbox:
 
     def post(self, event: object | None, work: Work | None = None,
              failure: str = "") -> None:
-        """Run ``work`` (plain values only: no pjsua2 object may reach this thread),
-        then deliver ``event``; on failure deliver EngineError(``failure``) too."""
+        """Run ``work`` in a write transaction (plain values only: no pjsua2 object may
+        reach this thread), then deliver ``event``; on failure EngineError(``failure``)."""
         if self._closed or not self._thread.is_alive():
-            self._handle(work, event, failure)
+            self._handle([(work, event, failure)])
             return
         self._queue.put((work, event, failure))
 
@@ -186,25 +190,49 @@ class _Outbox:
         if self._thread.is_alive():
             self._queue.put(None)
             if self._thread is not threading.current_thread():
-                self._thread.join(timeout=30)
+                self._thread.join(timeout=60)
 
     def _run(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
                 return
-            self._handle(*item)
+            batch = [item]
+            stop = False
+            while len(batch) < OUTBOX_BATCH:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._handle(batch)
+            if stop:
+                return
 
-    def _handle(self, work: Work | None, event: object | None, failure: str) -> None:
-        if work is not None:
+    def _handle(self, batch: list[tuple[Work | None, object | None, str]]) -> None:
+        works = [work for work, _event, _failure in batch if work is not None]
+        failed: set[int] = set()
+        if works:
             try:
-                work()
+                run_write(self._engine, lambda session: [work(session) for work in works])
             except Exception:
-                log.exception("a telephony database write failed")
-                if failure:
-                    self._deliver(ev.EngineError(failure))
-        if event is not None:
-            self._deliver(event)
+                # Find the culprit: each on its own, so the others still get written.
+                for index, (work, _event, _failure) in enumerate(batch):
+                    if work is None:
+                        continue
+                    try:
+                        run_write(self._engine, work)
+                    except Exception:
+                        log.exception("a telephony database write failed")
+                        failed.add(index)
+        for index, (_work, event, failure) in enumerate(batch):
+            if index in failed and failure:
+                self._deliver(ev.EngineError(failure))
+            if event is not None:
+                self._deliver(event)
 
 
 # --- state owned by the engine thread ------------------------------------------------------
@@ -290,7 +318,7 @@ class SipPhone:
         self._sink: Sink = queue.SimpleQueue()
         self._listeners: list[Callable[[object], None]] = []
         self._listeners_lock = threading.Lock()
-        self._outbox = _Outbox(self._deliver)
+        self._outbox = _Outbox(engine, self._deliver)
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._lock = threading.Lock()
@@ -656,7 +684,7 @@ class SipPhone:
 
     def _refuse(self, attempt_id: int, code: str, message: str) -> None:
         self._later(functools.partial(
-            records.audit_refusal, engine=self.engine, actor_label=self._actor_label(),
+            records.audit_refusal, actor_label=self._actor_label(),
             attempt_id=attempt_id, code=code, station_id=self.station_id),
             ev.EngineError(message))
 
@@ -724,7 +752,7 @@ class SipPhone:
         if cc is None or cc.local_reason is not None:
             return
         self._later(functools.partial(
-            records.record_event, engine=self.engine, actor_label=cc.actor, action="hangup",
+            records.record_event, actor_label=cc.actor, action="hangup",
             target=f"attempt:{cc.attempt_id}", details={"state": cc.state}))
         self._hangup_local(cc, ev.OPERATOR_HANGUP)
 
@@ -757,7 +785,7 @@ class SipPhone:
             self._error(_("Only the digits 0-9, * and # can be sent."))
             return
         self._later(functools.partial(
-            records.record_event, engine=self.engine, actor_label=cc.actor, action="dtmf",
+            records.record_event, actor_label=cc.actor, action="dtmf",
             target=f"attempt:{cc.attempt_id}", details={"digits": digits}))
         try:
             cc.call.dialDtmf(digits)
@@ -796,7 +824,7 @@ class SipPhone:
             action = {"refer": "call.transfer.refused", "replace": "call.replace.refused",
                       "redirect": "call.redirect.refused"}[kind]
             self._later(functools.partial(
-                records.record_event, engine=self.engine, actor_label=self._actor_label(),
+                records.record_event, actor_label=self._actor_label(),
                 action=action, target=f"attempt:{attempt}",
                 details={"to": item[2] if len(item) > 2 else ""}))
 
@@ -815,9 +843,9 @@ class SipPhone:
         except pj.Error as exc:
             log.warning("refusing an incoming call: %s", _pj_text(exc))
         self._later(functools.partial(
-            records.record_event, engine=self.engine,
-            actor_label=self._settings.station_label, action="call.incoming.refused",
-            target="incoming", details={"from": remote, "status": 403}))
+            records.record_event, actor_label=self._settings.station_label,
+            action="call.incoming.refused", target="incoming",
+            details={"from": remote, "status": 403}))
 
     def _on_reg_state(self, code: int, reason: str, expiration: int) -> None:
         registered = 200 <= code < 300 and expiration > 0
@@ -848,8 +876,7 @@ class SipPhone:
                         reason: str) -> None:
         if state == pj.PJSIP_INV_STATE_EARLY and cc.state == ev.DIALING:
             cc.state = ev.RINGING
-            self._later(functools.partial(records.mark_ringing, engine=self.engine,
-                                          attempt_id=cc.attempt_id),
+            self._later(functools.partial(records.mark_ringing, attempt_id=cc.attempt_id),
                         ev.CallProgress(cc.attempt_id, ev.RINGING))
         elif state == pj.PJSIP_INV_STATE_CONFIRMED and cc.state != ev.CONNECTED:
             cc.state = ev.CONNECTED
@@ -859,8 +886,7 @@ class SipPhone:
             if cc.local_reason is None:
                 self._start_recorder(cc)
                 self._apply_links(cc)
-            self._later(functools.partial(records.mark_connected, engine=self.engine,
-                                          attempt_id=cc.attempt_id,
+            self._later(functools.partial(records.mark_connected, attempt_id=cc.attempt_id,
                                           answered_at=cc.answered_at,
                                           recording_path=str(cc.recording_path)),
                         ev.CallProgress(cc.attempt_id, ev.CONNECTED))
@@ -899,9 +925,8 @@ class SipPhone:
         result = classify_end(answered=cc.answered_at is not None, sip_status=sip_status,
                               local_reason=cc.local_reason, peer_responded=cc.call.responded)
         self._later(
-            functools.partial(records.finish_call, engine=self.engine,
-                              attempt_id=cc.attempt_id, actor_label=cc.actor,
-                              result=result.result,
+            functools.partial(records.finish_call, attempt_id=cc.attempt_id,
+                              actor_label=cc.actor, result=result.result,
                               counts_against_caps=result.counts_against_caps,
                               sip_status=sip_status, reason=reason, recording_path=path,
                               recording_seconds=seconds, ended_at=utcnow()),

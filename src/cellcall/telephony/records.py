@@ -174,67 +174,58 @@ def begin_dial(*, engine: Engine, attempt_id: int, station_id: int | None,
     return run_write(engine, work)
 
 
-def audit_refusal(*, engine: Engine, actor_label: str, attempt_id: int, code: str,
+# --- writes the engine's outbox makes (each takes the session of a shared transaction) ---
+def audit_refusal(session: Session, *, actor_label: str, attempt_id: int, code: str,
                   station_id: int | None) -> None:
     """A dial refused before the database was asked (call up, disk full, no phone)."""
-    record_event(engine=engine, actor_label=actor_label, action="dial.refused",
+    record_event(session, actor_label=actor_label, action="dial.refused",
                  target=f"attempt:{attempt_id}",
                  details={"reason": code, "station_id": station_id})
 
 
-def mark_ringing(*, engine: Engine, attempt_id: int) -> None:
-    def work(session: Session) -> None:
-        session.execute(
-            update(CallAttempt)
-            .where(col(CallAttempt.id) == attempt_id,
-                   col(CallAttempt.state) == AttemptState.DIALING)
-            .values(state=AttemptState.RINGING)
-            .execution_options(synchronize_session=False))
-
-    run_write(engine, work)
+def mark_ringing(session: Session, *, attempt_id: int) -> None:
+    session.execute(
+        update(CallAttempt)
+        .where(col(CallAttempt.id) == attempt_id,
+               col(CallAttempt.state) == AttemptState.DIALING)
+        .values(state=AttemptState.RINGING)
+        .execution_options(synchronize_session=False))
 
 
-def mark_connected(*, engine: Engine, attempt_id: int, answered_at: datetime,
+def mark_connected(session: Session, *, attempt_id: int, answered_at: datetime,
                    recording_path: str | None) -> None:
-    def work(session: Session) -> None:
-        session.execute(
-            update(CallAttempt)
-            .where(col(CallAttempt.id) == attempt_id,
-                   col(CallAttempt.state).in_((AttemptState.DIALING, AttemptState.RINGING)))
-            .values(state=AttemptState.CONNECTED, answered_at=answered_at,
-                    recording_path=recording_path)
-            .execution_options(synchronize_session=False))
-
-    run_write(engine, work)
+    session.execute(
+        update(CallAttempt)
+        .where(col(CallAttempt.id) == attempt_id,
+               col(CallAttempt.state).in_((AttemptState.DIALING, AttemptState.RINGING)))
+        .values(state=AttemptState.CONNECTED, answered_at=answered_at,
+                recording_path=recording_path)
+        .execution_options(synchronize_session=False))
 
 
-def finish_call(*, engine: Engine, attempt_id: int, actor_label: str, result: str,
+def finish_call(session: Session, *, attempt_id: int, actor_label: str, result: str,
                 counts_against_caps: bool, sip_status: int | None, reason: str,
                 recording_path: str | None, recording_seconds: float | None,
                 ended_at: datetime | None = None) -> None:
     """The call is over: state ``ended`` with its result (the Outcome is wrap-up's)."""
-
-    def work(session: Session) -> None:
-        at = ended_at or utcnow()
-        values: dict[str, Any] = {
-            "state": AttemptState.ENDED, "ended_at": at, "sip_status": sip_status,
-            "result": result, "counts_against_caps": counts_against_caps,
-            "recording_path": recording_path, "recording_seconds": recording_seconds}
-        session.execute(
-            update(CallAttempt)
-            .where(col(CallAttempt.id) == attempt_id, col(CallAttempt.state).in_(OPEN_STATES))
-            .values(**values)
-            .execution_options(synchronize_session=False))
-        audit.record(session=session, actor=actor_label, action="call.end",
-                     target=f"attempt:{attempt_id}",
-                     details={"result": result, "sip_status": sip_status, "reason": reason,
-                              "recording_seconds": recording_seconds})
-
-    run_write(engine, work)
+    values: dict[str, Any] = {
+        "state": AttemptState.ENDED, "ended_at": ended_at or utcnow(),
+        "sip_status": sip_status, "result": result,
+        "counts_against_caps": counts_against_caps, "recording_path": recording_path,
+        "recording_seconds": recording_seconds}
+    session.execute(
+        update(CallAttempt)
+        .where(col(CallAttempt.id) == attempt_id, col(CallAttempt.state).in_(OPEN_STATES))
+        .values(**values)
+        .execution_options(synchronize_session=False))
+    audit.record(session=session, actor=actor_label, action="call.end",
+                 target=f"attempt:{attempt_id}",
+                 details={"result": result, "sip_status": sip_status, "reason": reason,
+                          "recording_seconds": recording_seconds})
 
 
-def record_event(*, engine: Engine, actor_label: str, action: str, target: str,
+def record_event(session: Session, *, actor_label: str, action: str, target: str,
                  details: dict[str, Any]) -> None:
-    """One audit row on its own (hang-up asked, DTMF, refused incoming call, REFER)."""
-    run_write(engine, lambda session: audit.record(
-        session=session, actor=actor_label, action=action, target=target, details=details))
+    """One audit row (hang-up asked, DTMF, refused incoming call, REFER)."""
+    audit.record(session=session, actor=actor_label, action=action, target=target,
+                 details=details)
