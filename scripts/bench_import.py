@@ -189,11 +189,17 @@ def main() -> None:
     parser.add_argument("--keep", type=Path, default=None,
                         help="work in this folder and keep the files")
     args = parser.parse_args()
+    if args.keep is None:
+        with tempfile.TemporaryDirectory(prefix="cellcall-bench-") as scratch:
+            run(args, Path(scratch))  # the files (about 500 MB for 1M rows) go with it
+    else:
+        args.keep.mkdir(parents=True, exist_ok=True)
+        run(args, args.keep)
 
+
+def run(args: argparse.Namespace, workdir: Path) -> None:
     from cellcall.services.imports import WRITE_CACHE_KIB
 
-    workdir = args.keep or Path(tempfile.mkdtemp(prefix="cellcall-bench-"))
-    workdir.mkdir(parents=True, exist_ok=True)
     env = dict(os.environ, CELLCALL_DATA_DIR=str(workdir / "data-dir"), CELLCALL_LANG="en")
     env.pop("CELLCALL_DB", None)
     env.pop("CELLCALL_CONFIG", None)
