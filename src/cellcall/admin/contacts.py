@@ -107,7 +107,8 @@ def dnc_import(
     file: str = typer.Argument(..., metavar="FILE",
                                help=_("Text file (one number a line), CSV or XLSX.")),
     source: str = typer.Option(dnc.DEFAULT_SOURCE, "--source", metavar="NAME",
-                               help=_("Name of the list, e.g. bloctel or dncm-be.")),
+                               help=_("Name of the list, e.g. bloctel, or ne-m-appelez-plus "
+                                      "for the Belgian list the calling rules check.")),
     country: str = typer.Option("FR", "--country", metavar="CC",
                                 help=_("Country of numbers written without +.")),
 ) -> None:

@@ -1,6 +1,6 @@
 """Do-not-call lists: numbers that must never be called.
 
-Entries are (E.164 number, source): a national opposition list ('bloctel', 'dncm-be'), or
+Entries are (E.164 number, source): a national opposition list ('bloctel', 'ne-m-appelez-plus'), or
 people who asked ('callee-request'). Each file import is recorded in ``dnc_imports`` so that
 the freshness of a national list can be judged from its last ``imported_at`` (Belgium:
 the list must be at most a few days old). A file is checked (parsed) before the write
