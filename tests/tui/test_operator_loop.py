@@ -145,6 +145,13 @@ def test_phone_trouble_is_shown_and_a_refused_dial_keeps_the_contact(site: Site)
         phone.emit(events.AgentLegChanged(up=True, reason="back"))
         await settle(pilot)
         assert _("PHONE DISCONNECTED") not in screen_text(app)
+        # An unreachable PBX is shown the same way until it registers again.
+        phone.emit(events.RegistrationChanged(registered=False, reason="PBX unreachable"))
+        await settle(pilot)
+        assert _("PHONE DISCONNECTED") in screen_text(app)
+        phone.emit(events.RegistrationChanged(registered=True, reason="200 OK"))
+        await settle(pilot)
+        assert _("PHONE DISCONNECTED") not in screen_text(app)
 
     drive(app, scenario)
 

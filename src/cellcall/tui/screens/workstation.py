@@ -83,6 +83,8 @@ class WorkstationScreen(CellcallScreen):
         self._progressive_timer: Timer | None = None
         self._retry_timer: Timer | None = None
         self._muted = False
+        self._agent_leg_up = True
+        self._registered = True
         self._wrapup_started: datetime | None = None
         self._last_result: str | None = None
         self._pending_wrap_up: object | None = None
@@ -282,7 +284,13 @@ class WorkstationScreen(CellcallScreen):
         contact = self.station.current
         bar = self.query_one(StateBar)
         if isinstance(event, phone_events.AgentLegChanged):
-            bar.phone_up = event.up
+            self._agent_leg_up = event.up
+            bar.phone_up = self._agent_leg_up and self._registered
+            return
+        if isinstance(event, phone_events.RegistrationChanged):
+            # An unreachable PBX stops calls just like a dropped desk phone does.
+            self._registered = event.registered
+            bar.phone_up = self._agent_leg_up and self._registered
             return
         if isinstance(event, phone_events.EngineError):
             self._say(event.message)
