@@ -11,9 +11,11 @@
    from the time sipp logs for the send to the kernel's arrival stamp.
 2. Concurrent calls: N stations (one process and one engine each, as in production: one
    TUI process per terminal), each with a 440 Hz agent leg bridged to a customer call on a
-   sipp UAS that echoes the RTP, every call recorded. N grows (1, 2, 4, ...) while every
-   call stays up for the hold time; then a bisection between the last good and the first
-   bad N. CPU per call is each station process's CPU time over the hold, divided by it.
+   sipp UAS that echoes the RTP, every call recorded. The stations dial at ``--dial-rate``
+   per second (default 10/s, some twenty times a busy site's rate). N grows (1, 2, 4,
+   ...) while every call connects and stays up for the hold time; then a bounded
+   bisection between the last good and the first bad N. CPU per call is each station
+   process's CPU time over the hold, divided by it.
 
 Figures go to stdout (and ``--json FILE``). Not a test: nothing here asserts a speed.
 """
@@ -42,7 +44,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 SIPP_DIR = REPO / "tests" / "telephony" / "sipp"
 SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
-DIAL_SPREAD_S = 5.0  # the N stations dial within this many seconds
+DIAL_RATE = 10.0  # dials per second across the N stations (a busy site: about 0.5/s)
 
 
 # --- database rows -------------------------------------------------------------------------
@@ -356,7 +358,7 @@ class Step:
     detail: str
 
 
-def run_step(workdir: Path, n: int, hold: float) -> Step:
+def run_step(workdir: Path, n: int, hold: float, dial_rate: float = DIAL_RATE) -> Step:
     db_url = f"sqlite:///{workdir / f'calls-{n}.sqlite3'}"
     world = make_world(db_url, n, 1)
     sip_port, media_port = free_port(), free_port()
@@ -383,7 +385,7 @@ def run_step(workdir: Path, n: int, hold: float) -> Step:
                 return Step(n, False, float("nan"), f"a station did not start: {line!r}")
         for index, proc in enumerate(workers):
             assert proc.stdin is not None
-            proc.stdin.write(f"GO {index * DIAL_SPREAD_S / max(1, n):.3f}\n")
+            proc.stdin.write(f"GO {index / dial_rate:.3f}\n")
             proc.stdin.flush()
         reports: list[dict[str, Any]] = []
         for proc in workers:
@@ -404,12 +406,12 @@ def run_step(workdir: Path, n: int, hold: float) -> Step:
     return Step(n, not failures, statistics.fmean(cpu) if cpu else float("nan"), detail)
 
 
-def bench_concurrency(workdir: Path, max_n: int, hold: float,
-                      min_n: int = 1) -> dict[str, Any]:
+def bench_concurrency(workdir: Path, max_n: int, hold: float, min_n: int = 1,
+                      dial_rate: float = DIAL_RATE) -> dict[str, Any]:
     steps: list[Step] = []
 
     def step(n: int) -> Step:
-        result = run_step(workdir, n, hold)
+        result = run_step(workdir, n, hold, dial_rate)
         steps.append(result)
         print(f"  N={n:3d}  {'held' if result.ok else 'FAILED'}  "
               f"CPU per call {result.cpu_per_call * 100:5.1f} % of a core  {result.detail}",
@@ -439,6 +441,7 @@ def bench_concurrency(workdir: Path, max_n: int, hold: float,
             bad = middle
     per_call = [s.cpu_per_call for s in steps if s.ok]
     return {"largest_n_held": good, "first_failing_n": bad, "hold_s": hold,
+            "dial_rate_per_s": dial_rate,
             "cpu_per_call_pct": statistics.fmean(per_call) * 100 if per_call else None,
             "steps": [s.__dict__ for s in steps]}
 
@@ -471,6 +474,8 @@ def main() -> int:
     parser.add_argument("--hold", type=float, default=None, help="seconds each call is held")
     parser.add_argument("--max-n", type=int, default=None, help="largest N tried")
     parser.add_argument("--min-n", type=int, default=1, help="first N tried (then doubled)")
+    parser.add_argument("--dial-rate", type=float, default=DIAL_RATE,
+                        help="dials per second across the stations when a step starts")
     parser.add_argument("--skip-latency", action="store_true")
     parser.add_argument("--skip-concurrency", action="store_true")
     parser.add_argument("--json", type=Path, default=None, help="write the figures here")
@@ -496,8 +501,9 @@ def main() -> int:
             bench_latency(workdir, samples, results)
         if not args.skip_concurrency:
             print(f"Concurrent bridged, recorded calls held {hold:.0f} s "
-                  f"(N up to {max_n})...", flush=True)
-            results["concurrency"] = bench_concurrency(workdir, max_n, hold, args.min_n)
+                  f"(N up to {max_n}, {args.dial_rate:g} dials/s)...", flush=True)
+            results["concurrency"] = bench_concurrency(workdir, max_n, hold, args.min_n,
+                                                       args.dial_rate)
             c = results["concurrency"]
             print(f"  largest N held with no dropped call: {c['largest_n_held']}"
                   f" (first failing: {c['first_failing_n']});"
