@@ -21,6 +21,19 @@ from cellcall.models.campaigns import (
     DialingMode,
 )
 from cellcall.models.contacts import Contact, ContactStatus, DoNotCallEntry, DoNotCallImport
+from cellcall.models.exclusions import ExclusionKind, OperatorExclusion
+from cellcall.models.floor import (
+    MonitorMode,
+    MonitorSession,
+    PauseRequest,
+    PauseRequestStatus,
+    SiteStop,
+    StationAssignment,
+    StationCommand,
+    StationCommandKind,
+    StationPresence,
+)
+from cellcall.models.quality import CallScore, CoachingNote, ScorecardCriterion, TrainingRecord
 from cellcall.models.timeclock import PauseReason, TimeEntry, TimeEntryKind
 from cellcall.models.users import Role, Station, StationCreate, User, UserCreate
 
@@ -30,6 +43,7 @@ __all__ = [
     "Audience",
     "AuditEvent",
     "CallAttempt",
+    "CallScore",
     "Callback",
     "CallbackStatus",
     "Campaign",
@@ -37,19 +51,33 @@ __all__ = [
     "CampaignStatus",
     "CampaignType",
     "Client",
+    "CoachingNote",
     "Contact",
     "ContactStatus",
     "DialingMode",
     "DoNotCallEntry",
     "DoNotCallImport",
+    "ExclusionKind",
+    "MonitorMode",
+    "MonitorSession",
+    "OperatorExclusion",
     "Outcome",
     "PauseReason",
+    "PauseRequest",
+    "PauseRequestStatus",
     "Role",
+    "ScorecardCriterion",
+    "SiteStop",
     "Station",
+    "StationAssignment",
+    "StationCommand",
+    "StationCommandKind",
     "StationCreate",
+    "StationPresence",
     "SurveyAnswer",
     "TimeEntry",
     "TimeEntryKind",
+    "TrainingRecord",
     "User",
     "UserCreate",
     "VerificationCorrection",

@@ -35,6 +35,8 @@ class Contact(SQLModel, table=True):
     first_name: str = Field(default="", max_length=200)
     last_name: str = Field(default="", max_length=200)
     company: str = Field(default="", max_length=200)
+    # Kept apart from the custom fields: the security office excludes postal-code areas.
+    postal_code: str = Field(default="", max_length=16)
     phone_e164: str = Field(max_length=20, index=True)
     time_zones: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     language: str = Field(default="fr", max_length=8)
