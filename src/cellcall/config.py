@@ -17,6 +17,7 @@ from typing import Any
 
 from cellcall.errors import ValidationError
 from cellcall.i18n import _
+from cellcall.telephony.config import TelephonyConfig
 
 
 def default_data_dir() -> Path:
@@ -72,6 +73,24 @@ class QueueConfig:
 
 
 @dataclass(frozen=True)
+class SupervisionConfig:
+    heartbeat_seconds: float = 1.0
+    """How often a station writes its presence for the supervisor's floor."""
+    silent_after_seconds: float = 10.0
+    """A station whose heartbeat is older than this is shown as silent (alert)."""
+    long_call_minutes: int = 15
+    """Alert when a call lasts longer than this."""
+    long_pause_minutes: int = 20
+    """Alert when a pause lasts longer than this."""
+    newcomer_calls: int = 20
+    """An operator's first N connected calls raise an alert so a supervisor can listen."""
+    show_monitor_mark: bool = True
+    """Show the operator a discreet mark while a supervisor is on the line."""
+    pause_needs_approval: bool = True
+    """Break and meal pauses wait for a supervisor's approval (technical ones never do)."""
+
+
+@dataclass(frozen=True)
 class Config:
     data_dir: Path = field(default_factory=default_data_dir)
     """Where the default database, backups and recordings live."""
@@ -79,6 +98,8 @@ class Config:
     site: SiteConfig = field(default_factory=SiteConfig)
     security: SecurityConfig = field(default_factory=SecurityConfig)
     queue: QueueConfig = field(default_factory=QueueConfig)
+    supervision: SupervisionConfig = field(default_factory=SupervisionConfig)
+    telephony: TelephonyConfig = field(default_factory=TelephonyConfig)
 
     @property
     def database_url(self) -> str:
@@ -99,6 +120,8 @@ _SECTIONS: dict[str, type[Any]] = {
     "site": SiteConfig,
     "security": SecurityConfig,
     "queue": QueueConfig,
+    "supervision": SupervisionConfig,
+    "telephony": TelephonyConfig,
 }
 
 

@@ -79,7 +79,9 @@ def test_database_url_forms(tmp_path: Path) -> None:
 BAD_FILES: list[tuple[str | bytes, str]] = [
     ("colour = 'blue'\n", "Unknown configuration key: colour"),
     ("[site]\ncolour = 'blue'\n", r"Unknown configuration key: \[site\] colour"),
-    ("[telephony]\nport = 5060\n", "Unknown configuration key: telephony"),
+    ("[telephony]\nport = 5060\n", r"Unknown configuration key: \[telephony\] port"),
+    ("[telephony]\ntransport = 'carrier-pigeon'\n", r"\[telephony\] transport"),
+    ("[supervision]\nnewcomer_calls = 'twenty'\n", r"\[supervision\] newcomer_calls"),
     ("[security]\nlockout_threshold = 'five'\n", r"\[security\] lockout_threshold"),
     ("[security]\nlockout_threshold = true\n", r"\[security\] lockout_threshold"),
     ("[security]\nlockout_threshold = 5.5\n", r"\[security\] lockout_threshold"),

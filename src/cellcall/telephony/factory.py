@@ -25,9 +25,7 @@ DEMO_CALLER_ID = "+33162000000"
 
 def telephony_config(config: Config) -> TelephonyConfig:
     """The ``[telephony]`` section, with the recordings directory resolved."""
-    tcfg = getattr(config, "telephony", None)
-    if not isinstance(tcfg, TelephonyConfig):
-        tcfg = TelephonyConfig()
+    tcfg = config.telephony
     return dataclasses.replace(
         tcfg, recordings_dir=str(recordings_root(config, tcfg.recordings_dir)))
 
