@@ -74,5 +74,56 @@ class EngineError:
     message: str
 
 
+@dataclass(frozen=True)
+class MonitorChanged:
+    """Station side: a supervisor's monitor call on this station's customer call began,
+    changed mode or ended (``mode`` is None when ``active`` is False). The operator's screen
+    shows a discreet mark while ``active`` (if ``[supervision] show_monitor_mark``)."""
+
+    active: bool
+    mode: str | None
+
+
+@dataclass(frozen=True)
+class MonitorStateChanged:
+    """Supervisor side: this phone's monitor call is connected (``active``) in ``mode``,
+    or is over (``reason`` says why, e.g. the customer call ended or the station refused)."""
+
+    active: bool
+    mode: str | None
+    station_name: str
+    monitor_id: int | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class PlaybackProgress:
+    """Supervisor side: a recording plays on the supervisor's own audio (about twice a
+    second, and at once after play, pause, resume and skip)."""
+
+    attempt_id: int
+    position_s: float
+    duration_s: float
+    paused: bool
+
+
+@dataclass(frozen=True)
+class PlaybackEnded:
+    """Supervisor side: the recording reached its end or was stopped."""
+
+    attempt_id: int
+
+
+@dataclass(frozen=True)
+class SiteStopChanged:
+    """A site stop began (``active``: calls are ended, dialing is refused) or was lifted.
+    The engine sees it by itself, whatever the screen is doing."""
+
+    active: bool
+    reason: str
+
+
 PhoneEvent = (CallProgress | CallEnded | AgentLegChanged | RegistrationChanged
-              | CallTimeWarning | EngineError)
+              | CallTimeWarning | EngineError | MonitorChanged | SiteStopChanged)
+SupervisorEvent = (MonitorStateChanged | PlaybackProgress | PlaybackEnded | AgentLegChanged
+                   | EngineError)

@@ -7,7 +7,10 @@ the engine reads the number from the database itself.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from cellcall.services.monitoring import MonitorTicket
 
 
 class Phone(Protocol):
@@ -36,3 +39,52 @@ class Phone(Protocol):
         """Receive every event, in order. ``listener`` is called from the engine's event
         thread (after the rows the event speaks of are committed); only a command given
         to a phone that is stopped or failed is answered from the caller's own thread."""
+
+
+class SupervisorPhone(Protocol):
+    """The supervisor's side: listen to a station's call, and play recordings, on the
+    supervisor's own audio (the same agent leg as a station's: desk phone, sound device or
+    null). It is the process's one engine (the same ``SipPhone`` as ``Phone``: one pjsua2
+    Endpoint per process). Events: ``MonitorStateChanged``, ``PlaybackProgress``,
+    ``PlaybackEnded``, ``AgentLegChanged``, ``EngineError``.
+
+    The services decide and audit (``services.monitoring``, ``services.quality``); the
+    phone only carries out what they allowed.
+    """
+
+    def start(self) -> None:
+        """Start the engine (no-op when it already runs)."""
+
+    def stop(self) -> None:
+        """End the monitor call and the playback, stop the engine; blocks until done."""
+
+    def monitor(self, ticket: MonitorTicket) -> None:
+        """Call the station of ``ticket`` (from ``monitoring.start_monitor``) in its mode.
+        One monitor call at a time: a running one is ended first."""
+
+    def set_monitor_mode(self, mode: str, ticket: MonitorTicket | None = None) -> None:
+        """Switch the running monitor call to ``mode`` (listen / whisper / barge). Pass the
+        ticket ``monitoring.change_mode`` returned: the station accepts a new mode only
+        with its fresh signed token (sent in a re-INVITE of the same call)."""
+
+    def stop_monitor(self) -> None:
+        """Hang up the monitor call (call ``monitoring.end_monitor`` as well)."""
+
+    def play_recording(self, attempt_id: int) -> None:
+        """Play the recording of this attempt on the supervisor's audio; the path is read
+        from the attempt row, never given by the caller."""
+
+    def pause_playback(self) -> None:
+        """Pause the playback where it is."""
+
+    def resume_playback(self) -> None:
+        """Resume a paused playback."""
+
+    def skip(self, seconds: float) -> None:
+        """Move the playback forward (or back, when negative); clamped to the file."""
+
+    def stop_playback(self) -> None:
+        """Stop the playback (a ``PlaybackEnded`` follows)."""
+
+    def subscribe(self, listener: Callable[[object], None]) -> None:
+        """Receive every event, in order (from the engine's event thread)."""
