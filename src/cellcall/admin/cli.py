@@ -19,6 +19,7 @@ from typer import TyperException
 from cellcall.admin import accounts, campaigns, maintenance
 from cellcall.admin import backup as backup_cmd
 from cellcall.admin import contacts as contacts_cmd
+from cellcall.admin import exclusions as exclusions_cmd
 from cellcall.admin import recordings as recordings_cmd
 from cellcall.admin.context import AdminContext, ctx_of, done
 from cellcall.config import default_data_dir
@@ -71,6 +72,7 @@ maintenance.register(app)
 backup_cmd.register(app)
 contacts_cmd.register(app)
 recordings_cmd.register(app)
+exclusions_cmd.register(app)
 
 
 def _log_internal_error() -> Path | None:
