@@ -77,6 +77,9 @@ FIELD_ALIASES: dict[str, tuple[str, ...]] = {
     "last_name": ("last_name", "lastname", "nom", "surname", "nom_de_famille", "family_name"),
     "company": ("company", "societe", "entreprise", "raison_sociale", "organisation",
                 "organization", "company_name"),
+    # Kept in its own column: the security office excludes postal-code areas.
+    "postal_code": ("postal_code", "code_postal", "cp", "postcode", "post_code", "zip",
+                    "zip_code", "zipcode", "codepostal"),
     "language": ("language", "langue", "lang"),
     "external_ref": ("external_ref", "reference", "ref", "id", "identifiant",
                      "external_reference"),
@@ -97,10 +100,11 @@ _DATE_FORMATS = ("%d/%m/%Y", "%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d-%m-%Y",
 
 # Columns written by the import, in the order of the spooled tuples.
 INSERT_COLUMNS = (
-    "campaign_id", "external_ref", "first_name", "last_name", "company", "phone_e164",
-    "time_zones", "language", "custom_fields", "consent_at", "consent_source",
+    "campaign_id", "external_ref", "first_name", "last_name", "company", "postal_code",
+    "phone_e164", "time_zones", "language", "custom_fields", "consent_at", "consent_source",
     "consent_wording", "has_contract", "status", "attempts", "demo_behaviour", "created_at",
 )
+_PHONE_AT = INSERT_COLUMNS.index("phone_e164")
 _CHUNK_ROWS = 2000
 # Below this many rows, starting worker processes costs more than it saves.
 PARALLEL_FROM_ROWS = 20_000
@@ -263,7 +267,7 @@ class RowConverter:
         self._limits = tuple(
             (name, self._at[name], getattr(table.c[name].type, "length", None) or 0)
             for name in ("external_ref", "first_name", "last_name", "company",
-                         "consent_source"))
+                         "postal_code", "consent_source"))
         self._longest = min(limit for _n, _i, limit in self._limits if limit) or 200
         processors = {name: table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
                       for name in INSERT_COLUMNS}
@@ -306,8 +310,10 @@ class RowConverter:
         first = cells[at["first_name"]].strip()
         last = cells[at["last_name"]].strip()
         company = cells[at["company"]].strip()
+        postal_code = cells[at["postal_code"]].strip()
         source = cells[at["consent_source"]].strip()
-        if max(len(ref), len(first), len(last), len(company), len(source)) > self._longest:
+        if max(len(ref), len(first), len(last), len(company), len(postal_code),
+               len(source)) > self._longest:
             too_long = self._too_long(cells)
             if too_long is not None:
                 return too_long
@@ -340,7 +346,7 @@ class RowConverter:
         custom = {name: value for name, index in self._custom
                   if (value := cells[index].strip())}
         row = (
-            self.context.campaign_id, ref or None, first, last, company, e164,
+            self.context.campaign_id, ref or None, first, last, company, postal_code, e164,
             self._tz_json(zones), language,
             self._json(custom) if custom else self._empty_custom,
             self._date(consent_at) if consent_at is not None else None,
@@ -875,7 +881,7 @@ def write_checked(*, session: Session, actor: Actor, checked: CheckedImport,
                 raise StaleCheckError(_("The campaign changed during the import."))
             _copy_from_stage(connection, table, total, progress)
         for chunk in checked.spool.chunks() if not stage_attached else ():
-            if collisions and any(int(row[5][1:]) in collisions for row in chunk):
+            if collisions and any(int(row[_PHONE_AT][1:]) in collisions for row in chunk):
                 raise StaleCheckError(_("The campaign changed during the import."))
             bulk_insert(connection, table, INSERT_COLUMNS, chunk)
             done += len(chunk)
