@@ -21,6 +21,8 @@ from cellcall.admin import backup as backup_cmd
 from cellcall.admin import contacts as contacts_cmd
 from cellcall.admin import exclusions as exclusions_cmd
 from cellcall.admin import recordings as recordings_cmd
+from cellcall.admin import scorecards as scorecards_cmd
+from cellcall.admin import timesheets as timesheets_cmd
 from cellcall.admin.context import AdminContext, ctx_of, done
 from cellcall.config import default_data_dir
 from cellcall.errors import CellcallError
@@ -73,6 +75,8 @@ backup_cmd.register(app)
 contacts_cmd.register(app)
 recordings_cmd.register(app)
 exclusions_cmd.register(app)
+timesheets_cmd.register(app)
+scorecards_cmd.register(app)
 
 
 def _log_internal_error() -> Path | None:
