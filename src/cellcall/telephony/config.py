@@ -61,6 +61,10 @@ class TelephonyConfig:
     agent_tone_wav: str = ""
     """With the null agent leg: a WAV file played to the customer in a loop (tests);
     empty means silence."""
+    agent_record_wav: str = ""
+    """With the null agent leg: record what the operator would hear (the customer, a
+    whispering supervisor, a played recording) to this WAV file (tests); empty means
+    nothing is kept."""
     agent_retry_max_s: int = 60
     """Longest wait between two attempts to call the desk phone back after it dropped."""
     recordings_dir: str = ""

@@ -11,6 +11,19 @@ dropped on the engine thread (a Call until DISCONNECTED), and ``libDestroy`` run
 
 Audio. The customer leg is bridged to the agent leg in the conference bridge (both ways),
 and both feed a WAV recorder once the customer answered.
+
+Monitoring. The engine publishes a loopback SIP URI (``station_presence.monitor_uri``).
+A supervisor's engine calls it with a signed token (``monitor_token``) for this station's
+connected call; any other incoming call is refused with 403 and audited. The monitor leg
+hears the agent and the customer; in whisper mode the agent hears it too, in barge mode
+the customer as well (and the recording). A mode change is a re-INVITE of the same call
+carrying a fresh token: the media stay up, and a refused change (488) leaves the old mode.
+The same engine is the supervisor's side (``SupervisorPhone``): it places monitor calls
+and plays recordings on its own agent leg.
+
+Site stop. The engine polls the ``site_stops`` table itself (``SITE_STOP_POLL_S``): while
+a stop is active it ends the customer call (result ``site_stop``) and refuses to dial,
+whatever the screen is doing.
 """
 
 from __future__ import annotations
@@ -18,6 +31,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
+import ipaddress
 import itertools
 import logging
 import os
@@ -31,7 +45,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pjsua2 as pj
 from sqlalchemy.engine import Engine
@@ -41,10 +55,10 @@ from cellcall.db import read_session, run_write
 from cellcall.errors import CellcallError, ValidationError
 from cellcall.i18n import _
 from cellcall.models.base import utcnow
-from cellcall.models.users import Station
+from cellcall.models.users import Role, Station
 from cellcall.services.actors import Actor
 from cellcall.telephony import events as ev
-from cellcall.telephony import records
+from cellcall.telephony import monitor_token, records
 from cellcall.telephony.config import TelephonyConfig, read_secret
 from cellcall.telephony.identity import campaigns_to_check, check_caller_identity
 from cellcall.telephony.pjlib import (
@@ -55,6 +69,9 @@ from cellcall.telephony.pjlib import (
     set_codec_priorities,
     wav_seconds,
 )
+
+if TYPE_CHECKING:
+    from cellcall.services.monitoring import MonitorTicket
 from cellcall.telephony.recovery import recover_interrupted
 from cellcall.telephony.results import classify_end
 
@@ -69,6 +86,9 @@ HANGUP_GRACE_S = 10.0
 SHUTDOWN_WAIT_S = 3.0
 WAV_CLOSE_WAIT_S = 2.0
 AGENT_RETRY_FIRST_S = 2.0
+SITE_STOP_POLL_S = 0.25
+PLAYBACK_PROGRESS_S = 0.5
+MONITOR_USER = "monitor"
 _TRANSPORTS = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP,
                "tls": pj.PJSIP_TRANSPORT_TLS}
 
@@ -91,13 +111,15 @@ class _Call(pj.Call):  # type: ignore[misc]
 
     def __init__(self, account: Any, sink: Sink, key: int, role: str,
                  media_handler: weakref.WeakMethod[Callable[[_Call], None]] | None,
-                 call_id: int = pj.PJSUA_INVALID_ID) -> None:
+                 call_id: int = pj.PJSUA_INVALID_ID,
+                 reinvite_handler: ReinviteHandler | None = None) -> None:
         super().__init__(account, call_id)
         self.sink = sink
         self.key = key
         self.role = role
         self.responded = False
         self._media_handler = media_handler
+        self._reinvite_handler = reinvite_handler
 
     def onCallState(self, prm: Any) -> None:
         ci = self.getInfo()
@@ -109,6 +131,19 @@ class _Call(pj.Call):  # type: ignore[misc]
                 and e.body.tsxState.type == pj.PJSIP_EVENT_RX_MSG):
             self.responded = True
             self.sink.put(("responded", self.key))
+        if self.role == "monitor_out" and e.type == pj.PJSIP_EVENT_TSX_STATE:
+            tsx = e.body.tsxState.tsx
+            if (tsx.role == pj.PJSIP_ROLE_UAC and str(tsx.method) == "INVITE"
+                    and tsx.statusCode >= 200):
+                self.sink.put(("invite_result", self.key, int(tsx.statusCode)))
+
+    def onCallRxReinvite(self, prm: Any) -> None:
+        # Decided here, at once: pjsua answers the offer when this returns.
+        handler = self._reinvite_handler() if self._reinvite_handler is not None else None
+        if handler is not None:
+            status = handler(self, str(prm.rdata.wholeMsg), str(prm.rdata.srcAddress))
+            if status != 200:
+                prm.statusCode = status
 
     def onCallMediaState(self, prm: Any) -> None:
         handler = self._media_handler() if self._media_handler is not None else None
@@ -129,15 +164,28 @@ class _Call(pj.Call):  # type: ignore[misc]
         return int(pj.PJSIP_REDIRECT_REJECT)
 
 
+ReinviteHandler = weakref.WeakMethod[Callable[[_Call, str, str], int]]
+
+
 class _Account(pj.Account):  # type: ignore[misc]
-    def __init__(self, sink: Sink, keys: itertools.count[int]) -> None:
+    def __init__(self, sink: Sink, keys: itertools.count[int],
+                 media_handler: weakref.WeakMethod[Callable[[_Call], None]] | None = None,
+                 reinvite_handler: ReinviteHandler | None = None) -> None:
         super().__init__()
         self.sink = sink
         self.keys = keys
+        self.media_handler = media_handler
+        self.reinvite_handler = reinvite_handler
 
     def onIncomingCall(self, prm: Any) -> None:
-        call = _Call(self, self.sink, next(self.keys), "incoming", None, prm.callId)
-        self.sink.put(("incoming", call))
+        try:
+            token = monitor_token.header_value(str(prm.rdata.wholeMsg))
+            source = str(prm.rdata.srcAddress)
+        except Exception:  # a binding without rdata: nothing can be checked, refuse
+            token = source = ""
+        call = _Call(self, self.sink, next(self.keys), "incoming", self.media_handler,
+                     prm.callId, reinvite_handler=self.reinvite_handler)
+        self.sink.put(("incoming", call, token, source))
 
     def onRegState(self, prm: Any) -> None:
         self.sink.put(("reg", int(prm.code), str(prm.reason), int(prm.expiration)))
@@ -269,6 +317,47 @@ class _AgentLeg:
     reason: str = ""
 
 
+@dataclass(eq=False)
+class _MonitorIn:
+    """Station side: a supervisor's accepted monitor call on our customer call."""
+
+    call: _Call
+    monitor_id: int
+    attempt_id: int | None
+    mode: str
+    supervisor: str
+    media: Any = None
+    ending: bool = False
+
+
+@dataclass(eq=False)
+class _MonitorOut:
+    """Supervisor side: our call to a station's engine."""
+
+    call: _Call
+    monitor_id: int
+    station_name: str
+    mode: str
+    connected: bool = False
+    media: Any = None
+    pending: MonitorTicket | None = None
+    ending: bool = False
+
+
+@dataclass(eq=False)
+class _Playback:
+    attempt_id: int
+    player: Any
+    sink: Any
+    rate: int
+    duration_s: float
+    paused: bool = False
+    paused_at: int = 0
+    last_pos: int = -1
+    still_ticks: int = 0
+    next_progress: float = 0.0
+
+
 @dataclass(frozen=True)
 class _Settings:
     """What ``SipPhone.__init__`` checked, for the engine thread."""
@@ -287,9 +376,11 @@ class SipPhone:
     def __init__(self, *, engine: Engine, config: TelephonyConfig,
                  station_id: int | None = None, operator: Actor | None = None,
                  desk_phone_uri: str | None = None, station_label: str | None = None,
-                 on_stopped: Callable[[], None] | None = None) -> None:
+                 on_stopped: Callable[[], None] | None = None,
+                 monitor_key_file: str | Path | None = None) -> None:
         """Check the configuration (raises ``CellcallError`` with one clear sentence):
-        secrets file, caller identity of every open campaign, desk phone URI."""
+        secrets file, caller identity of every open campaign, desk phone URI, monitor
+        key (``monitor_key_file``: without one, no monitor call is accepted or placed)."""
         self.engine = engine
         self.config = config
         self.station_id = station_id
@@ -314,6 +405,8 @@ class SipPhone:
         numbers = {n for n in (*config.caller_ids.values(), config.default_caller_id) if n}
         self._settings = _Settings(config, secret, uri, Path(config.recordings_dir), label,
                                    tuple(sorted(numbers)))
+        self._monitor_key = (monitor_token.load_or_create_key(monitor_key_file)
+                             if monitor_key_file is not None else None)
         self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
         self._sink: Sink = queue.SimpleQueue()
         self._listeners: list[Callable[[object], None]] = []
@@ -338,6 +431,15 @@ class SipPhone:
         self._agent = _AgentLeg(config.agent_leg)
         self._registered: bool | None = None
         self._domain = ""
+        self._loopback_account: _Account | None = None
+        self.monitor_uri = ""
+        self._monitor_in: _MonitorIn | None = None
+        self._monitor_out: _MonitorOut | None = None
+        self._used_nonces: dict[str, float] = {}
+        self._playback: _Playback | None = None
+        self._agent_recorder: Any = None
+        self._site_stop: tuple[int, str] | None = None
+        self._next_stop_poll = 0.0
 
     # --- the Phone API (any thread) --------------------------------------------------------
     def subscribe(self, listener: Callable[[object], None]) -> None:
@@ -396,6 +498,31 @@ class SipPhone:
     def send_dtmf(self, digits: str) -> None:
         self._command("dtmf", str(digits))
 
+    # --- the SupervisorPhone API (any thread) ----------------------------------------------
+    def monitor(self, ticket: MonitorTicket) -> None:
+        self._command("monitor", ticket)
+
+    def set_monitor_mode(self, mode: str, ticket: MonitorTicket | None = None) -> None:
+        self._command("monitor_mode", (str(mode), ticket))
+
+    def stop_monitor(self) -> None:
+        self._command("monitor_stop", None)
+
+    def play_recording(self, attempt_id: int) -> None:
+        self._command("play", int(attempt_id))
+
+    def pause_playback(self) -> None:
+        self._command("playback_pause", True)
+
+    def resume_playback(self) -> None:
+        self._command("playback_pause", False)
+
+    def skip(self, seconds: float) -> None:
+        self._command("playback_skip", float(seconds))
+
+    def stop_playback(self) -> None:
+        self._command("playback_stop", None)
+
     def set_operator(self, operator: Actor | None) -> None:
         """The operator logged in at this station (None at logout): dials of attempts
         claimed by anyone else are refused."""
@@ -405,7 +532,7 @@ class SipPhone:
         thread = self._thread
         if (thread is not None and not thread.is_alive()) or self._stopped or self.failed:
             # Nobody would ever read the command: say so now, from the caller's thread.
-            if name in ("dial", "dtmf", "hold"):
+            if name in ("dial", "dtmf", "hold", "monitor", "monitor_mode", "play"):
                 self._error(_("The telephone is not working: {error}").format(
                     error=self.failed or _("it is stopped")))
             return
@@ -487,6 +614,12 @@ class SipPhone:
         try:
             recover_interrupted(engine=self.engine, station_id=self.station_id)
             self._init_library()
+            if self.station_id is not None and self._monitor_key is not None:
+                run_write(self.engine, functools.partial(
+                    records.publish_monitor_uri, station_id=self.station_id,
+                    uri=self.monitor_uri))
+            self._site_stop = records.active_site_stop(self.engine)
+            self._next_stop_poll = time.monotonic() + SITE_STOP_POLL_S
         except CellcallError as exc:
             log.exception("the SIP engine did not start")
             return str(exc)
@@ -516,18 +649,38 @@ class SipPhone:
         name = str(self._ep.transportGetInfo(self._transport_id).localName)
         host, _sep, port = name.rpartition(":")
         self.local_address = (host, int(port))
+        # Monitor calls only ever travel on loopback UDP: a transport of their own when
+        # the station's SIP socket faces the PBX.
+        loopback_tid: int | None = None
+        if _is_loopback(host) and cfg.transport == "udp":
+            self.monitor_uri = f"sip:{MONITOR_USER}@{host}:{port}"
+        else:
+            ltc = pj.TransportConfig()
+            ltc.boundAddress = "127.0.0.1"
+            ltc.port = 0
+            loopback_tid = self._ep.transportCreate(pj.PJSIP_TRANSPORT_UDP, ltc)
+            lname = str(self._ep.transportGetInfo(loopback_tid).localName)
+            self.monitor_uri = f"sip:{MONITOR_USER}@{lname}"
         self._ep.libStart()
         set_codec_priorities(self._ep, cfg.codec_list)
         self._domain = cfg.domain or _host_of(cfg.registrar) or cfg.bind_address
         self._main_account = self._make_account(cfg.account_user or "station", register=True)
         for number in self._settings.caller_numbers:
             self._accounts[number] = self._make_account(number, register=False)
+        if loopback_tid is None:
+            self._loopback_account = self._main_account
+        else:
+            self._loopback_account = self._make_account(
+                MONITOR_USER, register=False, transport_id=loopback_tid,
+                media_address="127.0.0.1", domain="127.0.0.1")
         self._start_agent_leg()
 
-    def _make_account(self, user: str, *, register: bool) -> _Account:
+    def _make_account(self, user: str, *, register: bool, transport_id: int | None = None,
+                      media_address: str | None = None,
+                      domain: str | None = None) -> _Account:
         cfg = self._settings.config
         acfg = pj.AccountConfig()
-        acfg.idUri = f"sip:{user}@{self._domain}"
+        acfg.idUri = f"sip:{user}@{domain or self._domain}"
         if register and cfg.registrar:
             acfg.regConfig.registrarUri = cfg.registrar
             acfg.regConfig.timeoutSec = cfg.register_expires_s
@@ -537,13 +690,16 @@ class SipPhone:
         if cfg.account_user and self._settings.secret:
             acfg.sipConfig.authCreds.append(pj.AuthCredInfo(
                 "digest", "*", cfg.account_user, 0, self._settings.secret))
-        if cfg.outbound_proxy:
+        if cfg.outbound_proxy and transport_id is None:
             acfg.sipConfig.proxies.append(cfg.outbound_proxy)
-        acfg.sipConfig.transportId = self._transport_id
-        acfg.mediaConfig.transportConfig = media_transport_config(cfg.bind_address)
+        acfg.sipConfig.transportId = self._transport_id if transport_id is None \
+            else transport_id
+        acfg.mediaConfig.transportConfig = media_transport_config(
+            media_address or cfg.bind_address)
         # No re-INVITE after the answer just to narrow a multi-codec answer to one codec.
         acfg.mediaConfig.lockCodecEnabled = False
-        account = _Account(self._sink, self._keys)
+        account = _Account(self._sink, self._keys, weakref.WeakMethod(self._on_media),
+                           weakref.WeakMethod(self._on_reinvite))
         account.create(acfg, register)
         return account
 
@@ -555,6 +711,11 @@ class SipPhone:
                 agent.player = pj.AudioMediaPlayer()
                 agent.player.createPlayer(cfg.agent_tone_wav, 0)
                 agent.source = agent.player
+            if cfg.agent_record_wav:
+                Path(cfg.agent_record_wav).parent.mkdir(parents=True, exist_ok=True)
+                self._agent_recorder = pj.AudioMediaRecorder()
+                self._agent_recorder.createRecorder(cfg.agent_record_wav)
+                agent.sink = self._agent_recorder
             self._agent_up(True, "null")
         elif agent.mode == "sound_device":
             try:
@@ -621,10 +782,19 @@ class SipPhone:
             log.warning("media state of a call that is going: %s", _pj_text(exc))
             return
         customer = self._customer
-        if call.role == "agent" and call is self._agent.call:
+        mon_in, mon_out = self._monitor_in, self._monitor_out
+        if mon_in is not None and call is mon_in.call:
+            mon_in.media = media
+            if customer is not None:
+                self._apply_links(customer)
+        elif mon_out is not None and call is mon_out.call:
+            mon_out.media = media
+            self._apply_monitor_out_links()
+        elif call.role == "agent" and call is self._agent.call:
             self._agent.source = self._agent.sink = media
             if customer is not None:
                 self._apply_links(customer)
+            self._apply_monitor_out_links()
         elif customer is not None and call is customer.call:
             customer.media = media
             if customer.state == ev.CONNECTED and customer.recorder is None:
@@ -641,6 +811,25 @@ class SipPhone:
         if cc.recorder is not None:
             _link(cc.media, cc.recorder, True)
             _link(source, cc.recorder, not cc.muted)
+        mon = self._monitor_in
+        if mon is not None and mon.media is not None:
+            heard_by_agent = mon.mode in ("whisper", "barge")
+            heard_by_customer = mon.mode == "barge"
+            _link(source, mon.media, True)
+            _link(cc.media, mon.media, talk)
+            _link(mon.media, sink, heard_by_agent)
+            _link(mon.media, cc.media, heard_by_customer and talk)
+            if cc.recorder is not None:
+                _link(mon.media, cc.recorder, heard_by_customer)
+
+    def _apply_monitor_out_links(self) -> None:
+        """Supervisor side: the supervisor hears the monitor call and speaks into it (the
+        station decides who hears what)."""
+        mon = self._monitor_out
+        if mon is None or mon.media is None:
+            return
+        _link(self._agent.source, mon.media, True)
+        _link(mon.media, self._agent.sink, True)
 
     def _start_recorder(self, cc: _CustomerCall) -> None:
         if cc.recording_path is None or cc.media is None:
@@ -690,6 +879,10 @@ class SipPhone:
 
     def _cmd_dial(self, attempt_id: int) -> None:
         cfg = self._settings.config
+        if self._site_stop is not None:
+            self._refuse(attempt_id, "site_stop", _(
+                "Calls are stopped on the whole site until a supervisor lifts the stop."))
+            return
         if self._customer is not None:
             self._refuse(attempt_id, "call_up", _("A call is already in progress."))
             return
@@ -815,7 +1008,11 @@ class SipPhone:
         if kind == "state":
             self._on_call_state(item[1], item[2], item[3], item[4])
         elif kind == "incoming":
-            self._refuse_incoming(item[1])
+            self._incoming(item[1], item[2], item[3])
+        elif kind == "invite_result":
+            self._on_invite_result(item[1], item[2])
+        elif kind == "monitor_mode":
+            self._on_monitor_mode(item[1])
         elif kind == "reg":
             self._on_reg_state(item[1], item[2], item[3])
         elif kind in ("refer", "replace", "redirect"):
@@ -828,9 +1025,9 @@ class SipPhone:
                 action=action, target=f"attempt:{attempt}",
                 details={"to": item[2] if len(item) > 2 else ""}))
 
-    def _refuse_incoming(self, call: _Call) -> None:
-        """Every incoming call is refused (monitor calls come with a later version) and
-        audited (by the outbox: a flood of INVITEs must not stall the SIP stack)."""
+    def _refuse_incoming(self, call: _Call, reason: str = "unsigned") -> None:
+        """Refuse an incoming call with 403, audited (by the outbox: a flood of INVITEs
+        must not stall the SIP stack)."""
         self._calls[call.key] = call
         try:
             remote = str(call.getInfo().remoteUri)[:200]
@@ -845,7 +1042,289 @@ class SipPhone:
         self._later(functools.partial(
             records.record_event, actor_label=self._settings.station_label,
             action="call.incoming.refused", target="incoming",
-            details={"from": remote, "status": 403}))
+            details={"from": remote, "status": 403, "reason": reason}))
+
+    # --- monitor calls: the station's side -------------------------------------------------
+    def _check_token(self, token: str, source: str) -> monitor_token.MonitorClaims | str:
+        """The claims of a token good for our connected customer call, or why not."""
+        key = self._monitor_key
+        if key is None:
+            return "no_key"
+        if not _is_loopback(source.rpartition(":")[0]):
+            return "not_loopback"
+        try:
+            claims = monitor_token.verify(key, token)
+        except monitor_token.TokenError as exc:
+            return exc.code
+        now = time.time()
+        for nonce, expires in list(self._used_nonces.items()):
+            if expires < now:
+                del self._used_nonces[nonce]
+        if claims.nonce in self._used_nonces:
+            return "replayed"
+        if self.station_id is None or claims.station_id != self.station_id:
+            return "other_station"
+        cc = self._customer
+        if (cc is None or cc.state != ev.CONNECTED or cc.local_reason is not None
+                or claims.attempt_id != cc.attempt_id):
+            return "other_call"
+        self._used_nonces[claims.nonce] = claims.expires + 1.0
+        return claims
+
+    def _incoming(self, call: _Call, token: str, source: str) -> None:
+        """Only a supervisor's monitor call with a valid token for our call gets in."""
+        if not token:
+            self._refuse_incoming(call)
+            return
+        checked = self._check_token(token, source)
+        if isinstance(checked, str):
+            self._refuse_incoming(call, checked)
+            return
+        if self._monitor_in is not None:
+            self._refuse_incoming(call, "already_monitored")
+            return
+        if not records.monitor_session_open(self.engine, monitor_id=checked.monitor_id,
+                                            station_id=checked.station_id,
+                                            attempt_id=checked.attempt_id):
+            self._refuse_incoming(call, "session_closed")
+            return
+        self._calls[call.key] = call
+        call.role = "monitor_in"
+        self._monitor_in = _MonitorIn(call, checked.monitor_id, checked.attempt_id,
+                                      checked.mode, checked.supervisor)
+        prm = pj.CallOpParam(True)
+        prm.statusCode = 200
+        prm.opt.audioCount = 1
+        prm.opt.videoCount = 0
+        try:
+            call.answer(prm)
+        except pj.Error as exc:
+            log.warning("answering a monitor call: %s", _pj_text(exc))
+            self._end_monitor_in("answer failed")
+            return
+        self._later(functools.partial(
+            records.record_event, actor_label=checked.supervisor, action="monitor.connected",
+            target=f"attempt:{checked.attempt_id}",
+            details={"monitor_id": checked.monitor_id, "mode": checked.mode,
+                     "station_id": self.station_id}))
+
+    def _on_reinvite(self, call: _Call, message: str, source: str) -> int:
+        """A re-INVITE (in pjsua's callback): a monitor call changes mode only with a
+        fresh token for the same session; anything else keeps its media as it was."""
+        mon = self._monitor_in
+        if mon is None or call is not mon.call:
+            return 200
+        token = monitor_token.header_value(message)
+        if not token:
+            return 200  # a refresh: the mode stays
+        checked = self._check_token(token, source)
+        if isinstance(checked, str) or checked.monitor_id != mon.monitor_id \
+                or checked.supervisor != mon.supervisor:
+            code = checked if isinstance(checked, str) else "other_session"
+            self._later(functools.partial(
+                records.record_event, actor_label=mon.supervisor,
+                action="monitor.mode.refused", target=f"attempt:{mon.attempt_id}",
+                details={"monitor_id": mon.monitor_id, "reason": code}))
+            return 488
+        mon.mode = checked.mode
+        self._sink.put(("monitor_mode", call.key))
+        return 200
+
+    def _on_monitor_mode(self, key: int) -> None:
+        mon, cc = self._monitor_in, self._customer
+        if mon is None or mon.call.key != key:
+            return
+        if cc is not None:
+            self._apply_links(cc)
+        self._emit(ev.MonitorChanged(True, mon.mode))
+
+    def _end_monitor_in(self, reason: str, *, hang_up: bool = True) -> None:
+        mon = self._monitor_in
+        if mon is None:
+            return
+        self._monitor_in = None
+        if hang_up:
+            with contextlib.suppress(pj.Error):
+                mon.call.hangup(pj.CallOpParam(True))
+        self._later(functools.partial(
+            records.close_monitor, monitor_id=mon.monitor_id,
+            actor_label=self._settings.station_label, reason=reason),
+            ev.MonitorChanged(False, None))
+
+    # --- monitor calls: the supervisor's side ----------------------------------------------
+    def _cmd_monitor(self, ticket: MonitorTicket) -> None:
+        account = self._loopback_account
+        if account is None:
+            self._error(_("The telephone cannot place monitor calls."))
+            return
+        if not _is_loopback(_host_of(ticket.target_uri)) \
+                or ticket.target_uri == self.monitor_uri:
+            self._error(_("This station cannot be listened to from here."))
+            return
+        self._hangup_monitor_out()
+        call = _Call(account, self._sink, next(self._keys), "monitor_out",
+                     weakref.WeakMethod(self._on_media))
+        prm = pj.CallOpParam(True)
+        prm.opt.audioCount = 1
+        prm.opt.videoCount = 0
+        _add_header(prm, monitor_token.TOKEN_HEADER, ticket.token)
+        mon = _MonitorOut(call, ticket.monitor_id, ticket.station_name, ticket.mode)
+        self._monitor_out = mon
+        self._calls[call.key] = call
+        try:
+            call.makeCall(ticket.target_uri, prm)
+        except pj.Error as exc:
+            self._calls.pop(call.key, None)
+            self._monitor_out = None
+            self._emit(ev.MonitorStateChanged(False, None, ticket.station_name,
+                                              ticket.monitor_id, _pj_text(exc)))
+
+    def _cmd_monitor_mode(self, arg: tuple[str, MonitorTicket | None]) -> None:
+        mode, ticket = arg
+        mon = self._monitor_out
+        if mon is None or not mon.connected:
+            self._error(_("You are not listening to any call."))
+            return
+        if ticket is None or ticket.monitor_id != mon.monitor_id or ticket.mode != mode:
+            self._error(_("The mode cannot change without a new ticket from the "
+                          "monitoring service."))
+            return
+        prm = pj.CallOpParam(True)
+        prm.opt.audioCount = 1
+        prm.opt.videoCount = 0
+        _add_header(prm, monitor_token.TOKEN_HEADER, ticket.token)
+        mon.pending = ticket
+        try:
+            mon.call.reinvite(prm)
+        except pj.Error as exc:
+            mon.pending = None
+            self._error(_("The mode could not change: {error}").format(error=_pj_text(exc)))
+
+    def _on_invite_result(self, key: int, status: int) -> None:
+        mon = self._monitor_out
+        if mon is None or mon.call.key != key or mon.pending is None:
+            return
+        ticket, mon.pending = mon.pending, None
+        if 200 <= status < 300:
+            mon.mode = ticket.mode
+        else:
+            self._error(_("The station refused the new mode; it stays {mode}.").format(
+                mode=mon.mode))
+        self._emit(ev.MonitorStateChanged(True, mon.mode, mon.station_name, mon.monitor_id))
+
+    def _cmd_monitor_stop(self, _arg: object) -> None:
+        self._hangup_monitor_out()
+
+    def _hangup_monitor_out(self) -> None:
+        mon = self._monitor_out
+        if mon is None or mon.ending:
+            return
+        mon.ending = True
+        with contextlib.suppress(pj.Error):
+            mon.call.hangup(pj.CallOpParam(True))
+
+    # --- recordings played on the supervisor's audio -------------------------------------
+    def _cmd_play(self, attempt_id: int) -> None:
+        operator = self._operator
+        if operator is None or operator.role not in (Role.SUPERVISOR, Role.ADMIN):
+            self._error(_("Only a supervisor can play recordings."))
+            return
+        self._stop_playback()
+        path_text = records.recording_for_playback(self.engine, attempt_id=attempt_id,
+                                                   actor_label=operator.label)
+        root = self._settings.recordings_dir.resolve()
+        path = Path(path_text).resolve() if path_text else None
+        if path is None or not path.is_relative_to(root) or not path.is_file():
+            self._error(_("This call has no recording to play."))
+            return
+        info = _wav_info(path)
+        if info is None:
+            self._error(_("This recording cannot be read."))
+            return
+        sink = self._agent.sink
+        if sink is None and self._agent.mode == "null":
+            sink = self._ep.audDevManager().getPlaybackDevMedia()  # the null device
+        if sink is None:
+            self._error(_("Your phone is disconnected: the recording cannot be played."))
+            return
+        player = pj.AudioMediaPlayer()
+        player.createPlayer(str(path), pj.PJMEDIA_FILE_NO_LOOP)
+        player.startTransmit(sink)
+        self._playback = _Playback(attempt_id, player, sink, info[0], info[1])
+        self._playback_progress(force=True)
+
+    def _cmd_playback_pause(self, paused: bool) -> None:
+        pb = self._playback
+        if pb is None or pb.paused == paused:
+            return
+        if paused:
+            pb.player.stopTransmit(pb.sink)
+            pb.paused_at = int(pb.player.getPos())
+        else:
+            pb.player.setPos(pb.paused_at)
+            pb.player.startTransmit(pb.sink)
+            pb.still_ticks = 0
+        pb.paused = paused
+        self._playback_progress(force=True)
+
+    def _cmd_playback_skip(self, seconds: float) -> None:
+        pb = self._playback
+        if pb is None:
+            return
+        total = int(pb.duration_s * pb.rate)
+        current = pb.paused_at if pb.paused else int(pb.player.getPos())
+        target = max(0, min(total - 1, current + int(seconds * pb.rate)))
+        pb.player.setPos(target)
+        pb.paused_at = target
+        pb.still_ticks = 0
+        pb.last_pos = -1
+        self._playback_progress(force=True, position=target)
+
+    def _cmd_playback_stop(self, _arg: object) -> None:
+        self._stop_playback()
+
+    def _stop_playback(self) -> None:
+        pb, self._playback = self._playback, None
+        if pb is None:
+            return
+        with contextlib.suppress(pj.Error):
+            pb.player.stopTransmit(pb.sink)
+        self._emit(ev.PlaybackEnded(pb.attempt_id))
+
+    def _playback_progress(self, *, force: bool = False, position: int | None = None) -> None:
+        pb = self._playback
+        if pb is None:
+            return
+        now = time.monotonic()
+        pos = position if position is not None else (
+            pb.paused_at if pb.paused else int(pb.player.getPos()))
+        if not pb.paused:
+            # The player stops where the file ends (no loop): the end, or no more progress.
+            pb.still_ticks = pb.still_ticks + 1 if pos == pb.last_pos else 0
+            pb.last_pos = pos
+            if pos >= int(pb.duration_s * pb.rate) - pb.rate // 50 or pb.still_ticks > 25:
+                self._stop_playback()
+                return
+        if force or now >= pb.next_progress:
+            pb.next_progress = now + PLAYBACK_PROGRESS_S
+            self._emit(ev.PlaybackProgress(pb.attempt_id, round(pos / pb.rate, 2),
+                                           pb.duration_s, pb.paused))
+
+    # --- the site stop ---------------------------------------------------------------------
+    def _poll_site_stop(self) -> None:
+        try:
+            stop = records.active_site_stop(self.engine)
+        except Exception:
+            log.exception("reading the site stop failed")
+            return
+        was, self._site_stop = self._site_stop, stop
+        if (stop is None) != (was is None):
+            self._emit(ev.SiteStopChanged(stop is not None, stop[1] if stop else ""))
+        cc = self._customer
+        if stop is not None and cc is not None and cc.local_reason is None:
+            self._hangup_local(cc, ev.SITE_STOP)
+            # The row now, without waiting for the far end's answer to the BYE.
+            self._end_customer(cc, None, "site stop")
 
     def _on_reg_state(self, code: int, reason: str, expiration: int) -> None:
         registered = 200 <= code < 300 and expiration > 0
@@ -856,6 +1335,31 @@ class SipPhone:
     def _on_call_state(self, key: int, state: int, status: int, reason: str) -> None:
         call = self._calls.get(key)
         if call is None:
+            return
+        mon_in, mon_out = self._monitor_in, self._monitor_out
+        if mon_in is not None and call is mon_in.call:
+            if state == pj.PJSIP_INV_STATE_CONFIRMED:
+                self._emit(ev.MonitorChanged(True, mon_in.mode))
+            elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
+                self._calls.pop(key, None)
+                self._end_monitor_in("supervisor hung up", hang_up=False)
+            return
+        if mon_out is not None and call is mon_out.call:
+            if state == pj.PJSIP_INV_STATE_CONFIRMED and not mon_out.connected:
+                mon_out.connected = True
+                self._emit(ev.MonitorStateChanged(True, mon_out.mode, mon_out.station_name,
+                                                  mon_out.monitor_id))
+            elif state == pj.PJSIP_INV_STATE_DISCONNECTED:
+                self._calls.pop(key, None)
+                self._monitor_out = None
+                if status == 403:
+                    why = _("The station refused to be listened to.")
+                elif mon_out.connected or mon_out.ending:
+                    why = ""
+                else:
+                    why = f"{status} {reason}".strip()
+                self._emit(ev.MonitorStateChanged(False, None, mon_out.station_name,
+                                                  mon_out.monitor_id, why))
             return
         cc = self._customer
         if cc is not None and call is cc.call:
@@ -908,6 +1412,7 @@ class SipPhone:
         if self._customer is not cc:
             return
         self._customer = None
+        self._end_monitor_in("call ended")
         recorder, cc.recorder, cc.media = cc.recorder, None, None
         seconds: float | None = None
         path: str | None = None
@@ -944,6 +1449,11 @@ class SipPhone:
 
     # --- timers ----------------------------------------------------------------------------
     def _tick(self, now: float) -> None:
+        if now >= self._next_stop_poll:
+            self._next_stop_poll = now + SITE_STOP_POLL_S
+            self._poll_site_stop()
+        if self._playback is not None:
+            self._playback_progress()
         cfg = self._settings.config
         cc = self._customer
         if cc is not None:
@@ -971,6 +1481,14 @@ class SipPhone:
     # --- shutdown --------------------------------------------------------------------------
     def _shutdown(self) -> None:
         try:
+            self._stop_playback()
+            self._hangup_monitor_out()
+            self._end_monitor_in("engine stopped")
+            if self.station_id is not None and self.monitor_uri and \
+                    self._monitor_key is not None:
+                self._later(functools.partial(records.clear_monitor_uri,
+                                              station_id=self.station_id,
+                                              uri=self.monitor_uri))
             cc = self._customer
             if cc is not None:
                 self._hangup_local(cc, ev.SITE_STOP)
@@ -997,6 +1515,11 @@ class SipPhone:
     def _destroy_library(self) -> None:
         agent = self._agent
         agent.player = agent.source = agent.sink = agent.call = None
+        self._agent_recorder = None
+        self._playback = None
+        self._monitor_in = None
+        self._monitor_out = None
+        self._loopback_account = None
         self._customer = None
         self._calls.clear()
         self._main_account = None
@@ -1046,6 +1569,25 @@ def _host_of(uri: str) -> str:
         return ""
     rest = uri.split(":", 1)[1] if ":" in uri else uri
     return rest.split("@")[-1].split(";")[0].split(":")[0].strip("<>")
+
+
+def _wav_info(path: Path) -> tuple[int, float] | None:
+    """Sample rate and length (s) of a WAV file, or None."""
+    import wave
+
+    try:
+        with wave.open(str(path), "rb") as wav:
+            rate, frames = wav.getframerate(), wav.getnframes()
+    except (OSError, EOFError, wave.Error):
+        return None
+    return (rate, round(frames / rate, 2)) if rate and frames else None
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def _free_mb(directory: Path) -> float | None:

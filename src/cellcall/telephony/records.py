@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, insert, select, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col
 
@@ -22,6 +22,7 @@ from cellcall.models.base import utcnow
 from cellcall.models.calls import AttemptState, CallAttempt
 from cellcall.models.campaigns import Campaign, CampaignStatus
 from cellcall.models.contacts import Contact, ContactStatus, DoNotCallEntry
+from cellcall.models.floor import MonitorSession, SiteStop, StationPresence
 from cellcall.models.users import User
 from cellcall.services import audit
 from cellcall.services.phones import is_e164
@@ -56,6 +57,8 @@ def _refusal(code: str) -> DialRefusal:
         "campaign": _("This call cannot be placed: the campaign is not active."),
         "number": _("This call cannot be placed: the contact's number is not valid."),
         "dnc": _("This call cannot be placed: the number is on a do-not-call list."),
+        "site_stop": _("Calls are stopped on the whole site until a supervisor lifts the "
+                       "stop."),
     }
     return DialRefusal(code, messages[code])
 
@@ -142,6 +145,10 @@ def begin_dial(*, engine: Engine, attempt_id: int, station_id: int | None,
         at = now or utcnow()
         row = _read(session, attempt_id)
         code = _check(row, station_id=station_id, operator_id=operator_id, now=at)
+        # In the dial's own write transaction: a stop written before it is always seen,
+        # one written after it finds the call and ends it.
+        if code is None and _site_stop(session) is not None:
+            code = "site_stop"
         if code is not None or row is None:
             refusal = _refusal(code or "not_found")
             audit.record(session=session, actor=actor_label, action="dial.refused",
@@ -229,3 +236,94 @@ def record_event(session: Session, *, actor_label: str, action: str, target: str
     """One audit row (hang-up asked, DTMF, refused incoming call, REFER)."""
     audit.record(session=session, actor=actor_label, action=action, target=target,
                  details=details)
+
+
+# --- the site stop ---------------------------------------------------------------------------
+_ACTIVE_STOP = (select(col(SiteStop.id), col(SiteStop.reason))
+                .where(col(SiteStop.lifted_at).is_(None))
+                .order_by(col(SiteStop.id)).limit(1))
+
+
+def _site_stop(session: Session) -> tuple[int, str] | None:
+    row = session.execute(_ACTIVE_STOP).first()
+    return (int(row[0] or 0), str(row[1])) if row is not None else None
+
+
+def active_site_stop(engine: Engine) -> tuple[int, str] | None:
+    """The active site stop (id, reason), or None: one indexed read (the engine polls)."""
+    with engine.connect() as conn:
+        row = conn.execute(_ACTIVE_STOP).first()
+    return (int(row[0] or 0), str(row[1])) if row is not None else None
+
+
+# --- where supervisors reach this station's engine ---------------------------------------------
+_PRESENCE = StationPresence.__table__  # type: ignore[attr-defined]
+
+
+def publish_monitor_uri(session: Session, *, station_id: int, uri: str) -> None:
+    """Only ``monitor_uri`` of the station's presence row (the rest is the station's
+    heartbeat's): updated, or a row with defaults when there is none yet."""
+    changed = session.execute(
+        update(_PRESENCE).where(_PRESENCE.c.station_id == station_id)
+        .values(monitor_uri=uri).returning(_PRESENCE.c.station_id)).first()
+    if changed is None:
+        session.execute(insert(_PRESENCE).values(station_id=station_id, monitor_uri=uri,
+                                                 state="logged_out",
+                                                 state_since=utcnow(),
+                                                 heartbeat_at=utcnow(),
+                                                 phone_up=False))
+
+
+def clear_monitor_uri(session: Session, *, station_id: int, uri: str) -> None:
+    """Forget the URI, unless another engine of this station published its own since."""
+    session.execute(update(_PRESENCE).where(_PRESENCE.c.station_id == station_id,
+                                            _PRESENCE.c.monitor_uri == uri)
+                    .values(monitor_uri=""))
+
+
+# --- monitor sessions and playback --------------------------------------------------------------
+def monitor_session_open(engine: Engine, *, monitor_id: int, station_id: int,
+                         attempt_id: int | None) -> bool:
+    """The supervisor's session is still open, on this station's call."""
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(col(MonitorSession.id))
+            .where(col(MonitorSession.id) == monitor_id,
+                   col(MonitorSession.station_id) == station_id,
+                   col(MonitorSession.attempt_id) == attempt_id,
+                   col(MonitorSession.ended_at).is_(None))).first()
+    return row is not None
+
+
+def close_monitor(session: Session, *, monitor_id: int, actor_label: str, reason: str,
+                  ended_at: datetime | None = None) -> None:
+    """The station's engine saw the monitor call end: close the session (audited once)."""
+    changed = session.execute(
+        update(MonitorSession)
+        .where(col(MonitorSession.id) == monitor_id, col(MonitorSession.ended_at).is_(None))
+        .values(ended_at=ended_at or utcnow())
+        .returning(col(MonitorSession.id))
+        .execution_options(synchronize_session=False)).first()
+    if changed is not None:
+        audit.record(session=session, actor=actor_label, action="monitor.end",
+                     target=f"monitor:{monitor_id}", details={"reason": reason})
+
+
+def recording_for_playback(engine: Engine, *, attempt_id: int,
+                           actor_label: str) -> str | None:
+    """The recording path of the attempt row, audited ``recording_played``; None when
+    the attempt has none.
+
+    TODO(lead): services.quality.open_recording (role check + the same audit row) is the
+    one place for this once it is committed; the engine would then take its Path.
+    """
+
+    def work(session: Session) -> str | None:
+        path = session.execute(select(col(CallAttempt.recording_path)).where(
+            col(CallAttempt.id) == attempt_id)).scalar_one_or_none()
+        if path:
+            audit.record(session=session, actor=actor_label, action="recording_played",
+                         target=f"attempt:{attempt_id}", details={"by": "phone"})
+        return path
+
+    return run_write(engine, work)
