@@ -15,7 +15,7 @@ from cellcall.i18n import translations_for
 from cellcall.models.audit import AuditEvent
 from cellcall.models.timeclock import TimeEntry
 from cellcall.models.users import Role, User, UserCreate
-from cellcall.services import users
+from cellcall.services import site_controls, users
 from cellcall.services.actors import SYSTEM
 from cellcall.services.auth import login_failed_message
 from cellcall.tui.screens.change_password import ChangePasswordScreen
@@ -24,6 +24,7 @@ from cellcall.tui.screens.role_screens import AdminRefusedScreen, SupervisorScre
 from cellcall.tui.screens.workstation import WorkstationScreen
 from tui.support import (
     DEMO_PASSWORD,
+    STATION,
     Site,
     drive,
     fill,
@@ -62,6 +63,9 @@ def add_operator(site: Site, login: str) -> str:
         _user, password = users.add_user(session=session, actor=SYSTEM, data=UserCreate(
             login=login, display_name="Nadia Test", role=Role.OPERATOR, languages=["fr"],
             ui_language="en"))
+        # Operators log in only at the stations they are assigned to.
+        site_controls.assign_station(session=session, actor=SYSTEM, login=login,
+                                     station_name=STATION)
         return password
 
     return run_write(site.engine, work)

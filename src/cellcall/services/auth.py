@@ -6,6 +6,7 @@ same message and costs the same work: one argon2 verification and one write tran
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -24,6 +25,16 @@ from cellcall.services.actors import Actor
 
 class LoginFailedError(CellcallError):
     """The one answer to every failed login."""
+
+
+class LoginRefusedError(CellcallError):
+    """The password is right but this user may not log in here now (station-bound
+    logins): the message says why."""
+
+
+# Given the session, the user whose password was right and the time: why they may not log
+# in here now (a translated sentence), or None.
+LoginGate = Callable[[Session, User, datetime], str | None]
 
 
 def login_failed_message() -> str:
@@ -59,11 +70,14 @@ def _find_user(session: Session, login: str) -> User | None:
 
 def authenticate(*, engine: Engine, login: str, password: str,
                  security: SecurityConfig | None = None,
-                 now: datetime | None = None) -> LoggedIn:
-    """Check a login and password; raise ``LoginFailedError`` with one message for all."""
+                 now: datetime | None = None, gate: LoginGate | None = None) -> LoggedIn:
+    """Check a login and password; raise ``LoginFailedError`` with one message for all.
+
+    ``gate`` is asked only once the password is known to be right; a refusal is audited
+    (``login.refused``) and raised as ``LoginRefusedError`` with its reason."""
     security = security or SecurityConfig()
 
-    def work(session: Session) -> LoggedIn | None:
+    def work(session: Session) -> LoggedIn | str | None:
         at = now or utcnow()
         user = _find_user(session, login)
         if user is None:
@@ -89,6 +103,12 @@ def authenticate(*, engine: Engine, login: str, password: str,
         user.failed_attempts = 0
         user.lockouts = 0
         user.locked_until = None
+        refusal = gate(session, user, at) if gate is not None else None
+        if refusal is not None:
+            session.add(user)
+            audit.record(session=session, actor=user.login, action="login.refused",
+                         target=user.login, details={"reason": refusal})
+            return refusal
         if passwords.needs_rehash(user.password_hash):
             user.password_hash = passwords.hash_password(password)
         session.add(user)
@@ -102,6 +122,8 @@ def authenticate(*, engine: Engine, login: str, password: str,
     result = run_write(engine, work)
     if result is None:
         raise LoginFailedError(login_failed_message())
+    if isinstance(result, str):
+        raise LoginRefusedError(result)
     return result
 
 

@@ -25,7 +25,7 @@ from cellcall.models.campaigns import (
 )
 from cellcall.models.users import Role, Station, StationCreate, UserCreate
 from cellcall.resources import data_file
-from cellcall.services import audit, campaigns, stations, users
+from cellcall.services import audit, campaigns, site_controls, stations, users
 from cellcall.services.actors import Actor, require_role
 from cellcall.services.imports import import_in_session
 
@@ -117,6 +117,11 @@ def _load(*, session: Session, actor: Actor, site_timezone: str) -> DemoSummary:
         user.must_change_password = False  # demo accounts only: the password is public
         session.add(user)
     session.flush()
+    # Operators log in only at the stations they are assigned to.
+    for spec_user in DEMO_USERS:
+        if spec_user.role == Role.OPERATOR:
+            site_controls.assign_station(session=session, actor=actor, login=spec_user.login,
+                                         station_name=DEMO_STATION)
     result = DemoSummary(campaigns=tuple(c.slug for c in DEMO_CAMPAIGNS), contacts=contacts,
                          users=tuple(u.login for u in DEMO_USERS))
     audit.record(session=session, actor=actor, action="demo.load", target=DEMO_CLIENT,

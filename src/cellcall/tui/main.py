@@ -9,6 +9,7 @@ with the demo site, and the simulated SIP line) and starts the same application.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import signal
 import sys
@@ -81,6 +82,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         station = args.station
         if args.demo:
             station = station or DEMO_STATION
+            # The demo is for trying cellcall at any hour: its site never closes (operators
+            # log in only within the site's working hours).
+            config = dataclasses.replace(config, site=dataclasses.replace(
+                config.site, working_hours=("00:00", "24:00")))
             engine = make_engine(config.database_url,
                                  busy_timeout_ms=config.database.busy_timeout_ms)
             _prepare_demo(config, engine)
