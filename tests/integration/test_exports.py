@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from cellcall.db import make_engine, run_write
@@ -22,12 +23,24 @@ from cellcall.models.calls import (
     VerificationCorrection,
 )
 from cellcall.models.contacts import Contact
-from cellcall.models.users import Role, User
-from cellcall.services import exports, imports
+from cellcall.models.users import Role, User, UserCreate
+from cellcall.services import auth, exports, imports, users
 from cellcall.services.actors import Actor, shell_admin
 from cellcall.services.tabular import neutralize_cell
 from contacts_support import read_csv, write_csv
 from foundation_support import assert_refused, audit_rows, build_site, snapshot
+
+# The second person of the two-person rule: an active supervisor with her own password.
+CAROL_PASSWORD = "carol-secret-42"
+SECOND = ("--second-login", "carol", "--second-password-stdin")
+
+
+def _add_carol(engine: Engine) -> None:
+    user, one_time = run_write(engine, lambda s: users.add_user(
+        session=s, actor=shell_admin(), data=UserCreate(login="carol", display_name="Carol",
+                                                        role=Role.SUPERVISOR)))
+    auth.change_password(engine=engine, user_id=user.id or 0, old_password=one_time,
+                         new_password=CAROL_PASSWORD)
 
 
 def _outcome(session: Session, contact: Contact, operator: User, disposition: str,
@@ -79,6 +92,7 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine = make_engine(f"sqlite:///{path}")
     imports.import_contacts(engine=engine, actor=shell_admin(), slug="camp-1", path=contacts)
     run_write(engine, _results)
+    _add_carol(engine)
     engine.dispose()
     return path
 
@@ -92,7 +106,8 @@ def site(template: Path, db_path: Path) -> Path:
 def test_admin_export_has_numbers_and_everything_per_contact(admin, site: Path,  # type: ignore[no-untyped-def]
                                                              tmp_path: Path) -> None:
     out = tmp_path / "results.csv"
-    result = admin("results", "export", "camp-1", "--out", str(out))
+    result = admin("results", "export", "camp-1", "--out", str(out), *SECOND,
+                   stdin=CAROL_PASSWORD + "\n")
     assert result.code == 0, result.err
     assert "Exported 3 contacts of camp-1" in result.out
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel reads the accents right
@@ -115,12 +130,14 @@ def test_admin_export_has_numbers_and_everything_per_contact(admin, site: Path, 
     assert c["last_disposition"] == "" and c["attempts"] == "0"
     last = audit_rows(site)[-1]
     assert last[2] == "results.export" and last[3] == "camp-1"
-    assert json.loads(last[4]) == {"file": "results.csv", "rows": 3, "with_numbers": True}
+    assert json.loads(last[4]) == {"file": "results.csv", "rows": 3, "with_numbers": True,
+                                   "second_person": "carol"}
 
 
 def test_formulas_are_defused(admin, site: Path, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "results.csv"
-    assert admin("results", "export", "camp-1", "--out", str(out)).code == 0
+    assert admin("results", "export", "camp-1", "--out", str(out), *SECOND,
+                 stdin=CAROL_PASSWORD + "\n").code == 0
     rows = {r[0]: r for r in read_csv(out)[1:]}
     cells = [cell for row in rows.values() for cell in row]
     dangerous = [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")
@@ -198,9 +215,11 @@ def test_a_failure_half_way_leaves_no_file_and_no_audit_row(admin, site: Path,  
     conn.commit()
     conn.close()
     before = audit_rows(site)
-    result = admin("results", "export", "camp-1", "--out", str(out))
+    result = admin("results", "export", "camp-1", "--out", str(out), *SECOND,
+                   stdin=CAROL_PASSWORD + "\n")
     assert result.code != 0
     assert "Traceback" not in result.out + result.err
     assert out.read_text(encoding="utf-8") == "the previous export\n"  # untouched
     assert list(tmp_path.glob(".r.csv*")) == []
-    assert audit_rows(site) == before
+    # The second person did log in (audited); the export itself left no row.
+    assert [r[1:3] for r in audit_rows(site)[len(before):]] == [("carol", "login")]

@@ -10,11 +10,14 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from cellcall.db import run_write
 from cellcall.errors import PermissionDeniedError
 from cellcall.models.base import utcnow
 from cellcall.models.calls import CallAttempt
-from cellcall.models.users import Role
+from cellcall.models.users import Role, UserCreate
+from cellcall.services import auth, users
 from cellcall.services.actors import Actor, shell_admin
+from cellcall.services.two_person import SecondPerson
 from cellcall.telephony.recordings import purge_recordings
 from telephony.support import Site, attempt_row, audit_rows, claim, make_site
 
@@ -32,6 +35,19 @@ def _recorded(site: Site, root: Path, days_ago: int, *, outside: Path | None = N
         row.ended_at, row.recording_path, row.recording_seconds = ended, str(path), 12.5
         s.commit()
     return attempt_id
+
+
+SUPERVISOR_PASSWORD = "sup-secret-42"
+
+
+def _second_person(engine: Engine) -> SecondPerson:
+    """The two-person rule's second person: an active supervisor with her own password."""
+    user, one_time = run_write(engine, lambda s: users.add_user(
+        session=s, actor=shell_admin(), data=UserCreate(login="carol", display_name="Carol",
+                                                        role=Role.SUPERVISOR)))
+    auth.change_password(engine=engine, user_id=user.id or 0, old_password=one_time,
+                         new_password=SUPERVISOR_PASSWORD)
+    return SecondPerson(login="carol", password=SUPERVISOR_PASSWORD)
 
 
 def test_old_recordings_go_recent_ones_stay(engine: Engine, tmp_path: Path) -> None:
@@ -52,7 +68,7 @@ def test_old_recordings_go_recent_ones_stay(engine: Engine, tmp_path: Path) -> N
     assert audit_rows(site, "recordings.purge") == []
 
     result = purge_recordings(engine=engine, actor=shell_admin(), root=root,
-                              retention_days=90)
+                              retention_days=90, second_person=_second_person(engine))
     assert (result.files, result.rows) == (2, 1)
     old_row = attempt_row(site, old)
     assert old_row.recording_path is None and old_row.recording_seconds == 12.5
@@ -74,7 +90,9 @@ def test_admin_command(engine: Engine, admin, tmp_path: Path) -> None:  # type: 
     site = make_site(engine)
     root = tmp_path / "data-dir" / "recordings"  # the test's data directory
     old = _recorded(site, root, 200)
-    result = admin("recordings", "purge", "--days", "90")
+    _second_person(engine)
+    result = admin("recordings", "purge", "--days", "90", "--second-login", "carol",
+                   "--second-password-stdin", stdin=SUPERVISOR_PASSWORD + "\n")
     assert result.code == 0, result.err
     assert "1 recordings" in result.out
     assert attempt_row(site, old).recording_path is None

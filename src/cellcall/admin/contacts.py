@@ -17,6 +17,7 @@ from rich.progress import (
 )
 
 from cellcall.admin.context import ctx_of, done, err_console
+from cellcall.admin.two_person import PASSWORD_STDIN_HELP, SECOND_LOGIN_HELP, second_person
 from cellcall.i18n import _
 from cellcall.services import demo, dnc, exports, imports
 from cellcall.untrusted import inert
@@ -141,12 +142,22 @@ def results_export(
     out: str = typer.Option(..., "--out", metavar="FILE.csv", help=_("Output CSV file.")),
     without_numbers: bool = typer.Option(
         False, "--without-numbers", help=_("Leave phone numbers out (e.g. for the client).")),
+    second_login: str | None = typer.Option(None, "--second-login", metavar="LOGIN",
+                                            help=SECOND_LOGIN_HELP),
+    second_password_stdin: bool = typer.Option(False, "--second-password-stdin",
+                                               help=PASSWORD_STDIN_HELP),
 ) -> None:
-    """Export a campaign's results, one line per contact (CSV for Excel)."""
+    """Export a campaign's results, one line per contact (CSV for Excel).
+
+    With the phone numbers, a second admin or supervisor confirms (two-person rule).
+    """
     admin = ctx_of(ctx)
+    second = None if without_numbers else second_person(admin, second_login,
+                                                        second_password_stdin)
     summary = exports.export_results(
         engine=admin.engine(), actor=admin.actor, slug=slug, out=Path(out),
-        include_numbers=not without_numbers, site_timezone=admin.config.site.timezone)
+        include_numbers=not without_numbers, site_timezone=admin.config.site.timezone,
+        second_person=second)
     done(_("Exported {n} contacts of {slug} to {path}{numbers}.").format(
         n=summary.rows, slug=slug, path=summary.path,
         numbers="" if summary.with_numbers else _(" (without phone numbers)")))

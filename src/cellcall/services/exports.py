@@ -6,6 +6,8 @@ formula is defused (``tabular.neutralize_cell``). The file is written under a te
 name beside the target and moved into place only after the export's audit row is
 committed, so a failure never leaves a partial file. The rows are read in one read
 transaction (a consistent snapshot); the write lock is taken only for the audit row.
+An export with the numbers falls under the two-person rule (``services.two_person``): a
+second admin or supervisor confirms it, and the audit row names both.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from cellcall.db import read_session, run_write
 from cellcall.models.calls import Appointment, Outcome, SurveyAnswer, VerificationCorrection
 from cellcall.models.contacts import Contact
 from cellcall.models.users import Role, User
-from cellcall.services import audit
+from cellcall.services import audit, two_person
 from cellcall.services.actors import Actor, require_role
 from cellcall.services.campaigns import get_campaign
 from cellcall.services.tabular import AtomicCsv, neutralize_cell
@@ -154,20 +156,27 @@ def write_results(*, session: Session, actor: Actor, slug: str, out: AtomicCsv,
 
 def export_results(*, engine: Engine, actor: Actor, slug: str, out: Path,
                    include_numbers: bool = True,
-                   site_timezone: str = "Europe/Paris") -> ExportSummary:
-    """Export campaign ``slug`` to the CSV file ``out`` (audited; all or nothing)."""
+                   site_timezone: str = "Europe/Paris",
+                   second_person: two_person.SecondPerson | None = None) -> ExportSummary:
+    """Export campaign ``slug`` to the CSV file ``out`` (audited; all or nothing). With
+    the numbers, ``second_person`` must confirm (two-person rule)."""
     require_role(actor, [Role.ADMIN, Role.SUPERVISOR])
     with_numbers = include_numbers and actor.role == Role.ADMIN
     with read_session(engine) as session:
         get_campaign(session=session, slug=slug)  # refuse before creating any file
     target = AtomicCsv(out, delimiter=";")
     try:
+        details: dict[str, Any] = {"with_numbers": with_numbers, "file": out.name}
+        if with_numbers:
+            # After the cheap checks: a bad slug or folder costs nobody a login.
+            details["second_person"] = two_person.confirm(
+                engine=engine, actor=actor, second=second_person)
         with read_session(engine) as session:
             rows = write_results(session=session, actor=actor, slug=slug, out=target,
                                  include_numbers=with_numbers, site_timezone=site_timezone)
+        details["rows"] = rows
         run_write(engine, lambda s: audit.record(
-            session=s, actor=actor, action="results.export", target=slug,
-            details={"rows": rows, "with_numbers": with_numbers, "file": out.name}))
+            session=s, actor=actor, action="results.export", target=slug, details=details))
     except BaseException:
         target.discard()
         raise

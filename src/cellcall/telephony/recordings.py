@@ -3,7 +3,9 @@
 The purge first clears the rows (recording path gone, duration kept) and writes its audit
 row in one transaction, then deletes the files; a file that could not be deleted, or that
 no row points to any more (a crashed process), is swept by the next purge once it is older
-than the retention. Only files under the recordings directory are ever deleted.
+than the retention. Only files under the recordings directory are ever deleted. A purge
+(not a dry run) falls under the two-person rule (``services.two_person``): a second admin
+or supervisor confirms it, and the audit row names both.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from cellcall.i18n import _
 from cellcall.models.base import utcnow
 from cellcall.models.calls import CallAttempt
 from cellcall.models.users import Role
-from cellcall.services import audit
+from cellcall.services import audit, two_person
 from cellcall.services.actors import Actor, require_role
 
 
@@ -49,12 +51,16 @@ def _inside(root: Path, path: Path) -> bool:
 
 
 def purge_recordings(*, engine: Engine, actor: Actor, root: Path, retention_days: int,
-                     now: datetime | None = None, dry_run: bool = False) -> PurgeResult:
-    """Delete the recordings of calls that ended more than ``retention_days`` ago."""
+                     now: datetime | None = None, dry_run: bool = False,
+                     second_person: two_person.SecondPerson | None = None) -> PurgeResult:
+    """Delete the recordings of calls that ended more than ``retention_days`` ago; unless
+    it is a dry run, ``second_person`` must confirm (two-person rule)."""
     require_role(actor, [Role.ADMIN])
     if retention_days < 1:
         raise ValidationError(_("The retention must be at least one day."))
     cutoff = (now or utcnow()) - timedelta(days=retention_days)
+    witness = None if dry_run else two_person.confirm(engine=engine, actor=actor,
+                                                      second=second_person)
 
     def old_rows(session: Session) -> list[tuple[int, str]]:
         rows = session.exec(select(CallAttempt.id, CallAttempt.recording_path).where(
@@ -73,7 +79,7 @@ def purge_recordings(*, engine: Engine, actor: Actor, root: Path, retention_days
         audit.record(session=session, actor=actor, action="recordings.purge",
                      target=str(root)[:200],
                      details={"rows": len(rows), "retention_days": retention_days,
-                              "cutoff": cutoff.isoformat()})
+                              "cutoff": cutoff.isoformat(), "second_person": witness})
         return rows
 
     if dry_run:
