@@ -31,6 +31,7 @@ holds a masked form only; the telephony engine reads the number by attempt id.
 from __future__ import annotations
 
 import heapq
+import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,10 +42,27 @@ from zoneinfo import ZoneInfo
 
 import phonenumbers
 from babel.dates import format_date
-from sqlalchemy import Table, bindparam, case, exists, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    Integer,
+    String,
+    Table,
+    bindparam,
+    case,
+    exists,
+    func,
+    insert,
+    literal_column,
+    null,
+    or_,
+    select,
+    tuple_,
+    type_coerce,
+    union_all,
+    update,
+)
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.selectable import FromClause
+from sqlalchemy.sql.selectable import CompoundSelect, FromClause, Select
 from sqlalchemy.sql.visitors import InternalTraversal
 from sqlmodel import Session
 
@@ -68,9 +86,10 @@ from cellcall.services.calling_rules import (
 )
 from cellcall.services.calling_rules import check as rules_check
 from cellcall.services.calling_rules import facts as db_facts
-from cellcall.services.calling_rules.check import number_info, terms_from
+from cellcall.services.calling_rules.check import terms_from
 from cellcall.services.calling_rules.facts import ATTEMPTS, CALLBACKS, CONTACTS, OUTCOMES, table
 from cellcall.services.calling_rules.kinds import CampaignTerms, NumberFacts, Situation
+from cellcall.services.exclusions import EMPTY_SCREEN, Screen, screen_for
 
 __all__ = [
     "DEFAULT_LEASE_SECONDS", "AttemptHistoryItem", "CallingRules", "ClaimedContact",
@@ -199,34 +218,137 @@ def _back_to_queue_status() -> Any:
 
 
 _QUEUE_INDEX = _IndexedBy(CONTACTS, "ix_contacts_queue")
+DNC = table("dnc_entries")
+DNC_IMPORTS = table("dnc_imports")
+SITE_STOPS = table("site_stops")
+EXCLUSIONS = table("operator_exclusions")
 # The first page read from each slice, and the first batch checked: small, since the first
 # candidate is usually callable; later pages are [queue] candidates_per_batch.
 _FIRST_PAGE = 4
-_CANDIDATE_COLUMNS = (_C.id, _C.campaign_id, _C.phone_e164, _C.time_zones, _C.consent_at,
-                      _C.consent_source, _C.has_contract, _C.attempts, _C.next_attempt_at)
+
+
+def _queued(status: Any) -> Any:
+    # Two equalities rather than IN (…): a literal IN list is rendered again at every
+    # execution, and these statements run several times a claim.
+    return or_(status == ContactStatus.NEW.value, status == ContactStatus.PENDING.value)
+
+
+# Every statement that reads candidates returns the same columns, in this order: the
+# contact's own (what the rules, the exclusions and the contact card need), the callback
+# (id, due time; NULL outside the callbacks), then the hints (see ``_with_hints``).
+_CANDIDATE_COLUMNS = (
+    _C.id, _C.campaign_id, _C.phone_e164, _C.time_zones, _C.consent_at, _C.consent_source,
+    _C.has_contract, _C.attempts, _C.next_attempt_at, _C.first_name, _C.last_name,
+    _C.postal_code, _C.company, _C.language,
+    # Decoded only for the contact that is leased.
+    type_coerce(_C.custom_fields, String).label("custom_raw"))
+_NO_CALLBACK = (type_coerce(null(), Integer).label("callback_id"),
+                type_coerce(null(), UTCDateTime()).label("due_at"))
+_CALLBACK_COLUMNS = (_CB.id.label("callback_id"), _CB.due_at.label("due_at"))
+(_ID, _NEXT_AT, _CALLBACK_ID, _DUE_AT, _IN_USE, _N_DNC, _RECENT, _HAS_CALLBACKS,
+ _HAS_HISTORY, _SLICE_TAG) = (0, 8, 15, 16, 17, 18, 19, 20, 21, 22)
+_OTHER = CONTACTS.alias("other_contact")
+_HINT_ATTEMPT = ATTEMPTS.alias("hint_attempt")
+_HINT_CALLBACK = CALLBACKS.alias("hint_callback")
+
+
+def _with_hints(inner: Select[Any], *order: str, tag: int | None = None) -> Select[Any]:
+    """``inner`` (a page of candidates, with its LIMIT) with what the rules need to know
+    beyond each row, as correlated look-ups evaluated for the page's rows only: is the
+    number leased in another contact right now (exact), how many do-not-call entries it
+    has, whether it has attempts in the rules' look-back window, pending callbacks,
+    earlier attempts of this contact (history). The facts queries then run only for the
+    candidates whose hints say they have facts: usually none."""
+    page = inner.subquery()
+    n = page.c
+    hints = (
+        exists().where(_OTHER.c.phone_e164 == n.phone_e164,
+                       _OTHER.c.status == ContactStatus.CLAIMED.value,
+                       _OTHER.c.lease_expires_at >= bindparam("now"),
+                       _OTHER.c.id != n.id).label("in_use"),
+        select(func.count()).select_from(DNC).where(
+            DNC.c.phone_e164 == n.phone_e164).scalar_subquery().label("n_dnc"),
+        exists().where(_HINT_ATTEMPT.c.phone_e164 == n.phone_e164,
+                       _HINT_ATTEMPT.c.claimed_at > bindparam("since")).label("recent"),
+        exists().where(_HINT_CALLBACK.c.contact_id == n.id,
+                       _HINT_CALLBACK.c.status == CallbackStatus.PENDING.value
+                       ).label("has_callbacks"),
+        exists().where(_HINT_ATTEMPT.c.contact_id == n.id).label("has_history"),
+    )
+    tagged: tuple[Any, ...] = (
+        (literal_column(str(tag)).label("slice"),) if tag is not None else ())
+    query = select(*n, *hints, *tagged)
+    return query.order_by(*(n[name] for name in order)) if order else query
+
+
 _SLICE = (_C.campaign_id == bindparam("cid"), _C.status == bindparam("status"),
           _C.language == bindparam("lang"))
 # Never-scheduled contacts of one (campaign, status, language), in id order.
-_NEVER_SCHEDULED = select(*_CANDIDATE_COLUMNS).select_from(_QUEUE_INDEX).where(
+_NEVER_SCHEDULED = _with_hints(select(*_CANDIDATE_COLUMNS, *_NO_CALLBACK).select_from(
+    _QUEUE_INDEX).where(
     *_SLICE, _C.next_attempt_at.is_(None), _C.id > bindparam("after_id")
-).order_by(_C.id).limit(bindparam("page"))
+).order_by(_C.id).limit(bindparam("page")), "id")
 # Due contacts of one slice, oldest first; keyset paging on (next_attempt_at, id).
-_DUE = select(*_CANDIDATE_COLUMNS).select_from(_QUEUE_INDEX).where(
+_DUE = _with_hints(select(*_CANDIDATE_COLUMNS, *_NO_CALLBACK).select_from(
+    _QUEUE_INDEX).where(
     *_SLICE, _C.next_attempt_at <= bindparam("now"),
     tuple_(_C.next_attempt_at, _C.id) > tuple_(
         bindparam("after_time", type_=UTCDateTime()), bindparam("after_id"))
-).order_by(_C.next_attempt_at, _C.id).limit(bindparam("page"))
-_DUE_CALLBACKS = select(*_CANDIDATE_COLUMNS, _CB.id, _CB.due_at).select_from(
-    CALLBACKS.join(CONTACTS, _C.id == _CB.contact_id)).where(
+).order_by(_C.next_attempt_at, _C.id).limit(bindparam("page")), "next_attempt_at", "id")
+_CALLBACK_JOIN = CALLBACKS.join(CONTACTS, _C.id == _CB.contact_id)
+_DUE_CALLBACKS = _with_hints(select(*_CANDIDATE_COLUMNS, *_CALLBACK_COLUMNS).select_from(
+    _CALLBACK_JOIN).where(
     _CB.status == CallbackStatus.PENDING.value,
     _CB.due_at <= bindparam("now"),
     or_(_CB.personal_operator_id.is_(None), _CB.personal_operator_id == bindparam("me")),
     _CB.campaign_id.in_(bindparam("cids", expanding=True)),
-    _C.status.in_(_QUEUED_VALUES),
+    _queued(_C.status),
     _C.language.in_(bindparam("langs", expanding=True)),
     tuple_(_CB.due_at, _CB.id) > tuple_(bindparam("after_time", type_=UTCDateTime()),
                                         bindparam("after_id")),
-).order_by(_CB.due_at, _CB.id).limit(bindparam("page"))
+).order_by(_CB.due_at, _CB.id).limit(bindparam("page")), "due_at", "callback_id")
+
+
+_FIRST_PAGES: dict[tuple[int, int], CompoundSelect[Any]] = {}
+
+
+def _first_pages(campaigns: int, languages: int) -> CompoundSelect[Any]:
+    """The first page of every slice of the queue, and of the due callbacks, in ONE
+    statement (UNION ALL of the slices, each with its LIMIT, tagged): a claim usually
+    needs nothing more. Built once per (campaigns, languages) shape, with bind parameters
+    ``cid0…``, ``lang0…``; tag 0 is the callbacks, then 1 + the slice's position in
+    ``_slices``."""
+    key = (campaigns, languages)
+    if key not in _FIRST_PAGES:
+        langs: list[Any] = [bindparam(f"lang{j}") for j in range(languages)]
+        parts = [_with_hints(select(*_CANDIDATE_COLUMNS, *_CALLBACK_COLUMNS).select_from(
+            _CALLBACK_JOIN).where(
+            _CB.status == CallbackStatus.PENDING.value, _CB.due_at <= bindparam("now"),
+            or_(_CB.personal_operator_id.is_(None), _CB.personal_operator_id == bindparam("me")),
+            _CB.campaign_id.in_([bindparam(f"cid{i}") for i in range(campaigns)]),
+            _queued(_C.status), _C.language.in_(langs),
+        ).order_by(_CB.due_at, _CB.id).limit(bindparam("first_page")), tag=0)]
+        for tag, (i, status, j, never) in enumerate(_slices(campaigns, languages), start=1):
+            where = [_C.campaign_id == bindparam(f"cid{i}"), _C.status == status,
+                     _C.language == langs[j]]
+            if never:
+                inner = select(*_CANDIDATE_COLUMNS, *_NO_CALLBACK).select_from(
+                    _QUEUE_INDEX).where(*where, _C.next_attempt_at.is_(None)).order_by(_C.id)
+            else:
+                inner = select(*_CANDIDATE_COLUMNS, *_NO_CALLBACK).select_from(
+                    _QUEUE_INDEX).where(*where, _C.next_attempt_at <= bindparam("now")
+                                        ).order_by(_C.next_attempt_at, _C.id)
+            parts.append(_with_hints(inner.limit(bindparam("first_page")), tag=tag))
+        _FIRST_PAGES[key] = union_all(*parts)
+    return _FIRST_PAGES[key]
+
+
+def _slices(campaigns: int, languages: int) -> list[tuple[int, str, int, bool]]:
+    """(campaign position, status, language position, never scheduled?) of every slice."""
+    return [(i, status, j, never) for i in range(campaigns) for status in _QUEUED_VALUES
+            for j in range(languages) for never in (True, False)]
+
+
 _EXPIRED = select(_C.id).select_from(_QUEUE_INDEX).where(
     # campaign_id IN (…) walks ix_contacts_queue (campaign_id, status, …) per campaign.
     _C.campaign_id.in_(select(CAMPAIGNS.c.id)),
@@ -243,16 +365,32 @@ _CLOSE_EXPIRED_ATTEMPTS = update(ATTEMPTS).where(
     _A.state == AttemptState.CLAIMED.value,
 ).values(state=AttemptState.ENDED.value, result=RESULT_EXPIRED, counts_against_caps=False,
          ended_at=bindparam("now"))
-# The lease is taken only if nobody holds it: correct even without the write lock.
-_LEASE = update(CONTACTS).where(
+_LEASE_FREE = (
     _C.id == bindparam("contact_id"),
-    _C.status.in_(_QUEUED_VALUES),
+    _queued(_C.status),
     or_(_C.lease_expires_at.is_(None), _C.lease_expires_at < bindparam("now")),
     # A contact completed by someone else a moment ago may be pending with a later time.
-    or_(_C.next_attempt_at.is_(None), _C.next_attempt_at <= bindparam("now")),
-).values(status=ContactStatus.CLAIMED.value, lease_user_id=bindparam("me"),
-         lease_station_id=bindparam("station_id"),
-         lease_expires_at=bindparam("expires")).returning(_C.id)
+    or_(_C.next_attempt_at.is_(None), _C.next_attempt_at <= bindparam("now")))
+_LEASE_VALUES = {"status": ContactStatus.CLAIMED.value, "lease_user_id": bindparam("me"),
+                 "lease_station_id": bindparam("station_id"),
+                 "lease_expires_at": bindparam("expires")}
+# The lease is taken only if nobody holds it: correct even without the write lock.
+_LEASE = update(CONTACTS).where(*_LEASE_FREE).values(**_LEASE_VALUES).returning(_C.id)
+# The same, for a candidate chosen in an earlier read snapshot: taken only if, besides,
+# nothing the rules read about its number changed since (no other contact with that number
+# leased, as many do-not-call entries, no new attempt on it), so the rules need not be
+# applied again under the write lock. Any change: the claim walks the queue again there.
+_GUARDED_LEASE = update(CONTACTS).where(
+    *_LEASE_FREE,
+    ~exists().where(_OTHER.c.phone_e164 == bindparam("phone"),
+                    _OTHER.c.status == ContactStatus.CLAIMED.value,
+                    _OTHER.c.lease_expires_at >= bindparam("now"),
+                    _OTHER.c.id != bindparam("contact_id")),
+    select(func.count()).select_from(DNC).where(
+        DNC.c.phone_e164 == bindparam("phone")).scalar_subquery() == bindparam("n_dnc"),
+    ~exists().where(_HINT_ATTEMPT.c.phone_e164 == bindparam("phone"),
+                    _HINT_ATTEMPT.c.id > bindparam("horizon")),
+).values(**_LEASE_VALUES).returning(_C.id)
 _RENEW = update(CONTACTS).where(
     _C.id == bindparam("contact_id"), _C.status == ContactStatus.CLAIMED.value,
     _C.lease_user_id == bindparam("me"),
@@ -267,17 +405,48 @@ _NEW_ATTEMPT = insert(ATTEMPTS).values(
     operator_id=bindparam("operator_id"), station_id=bindparam("station_id"),
     phone_e164=bindparam("phone"), state=AttemptState.CLAIMED.value,
     claimed_at=bindparam("now"), counts_against_caps=True).returning(_A.id)
-_OPERATOR = select(USERS.c.id, USERS.c.role, USERS.c.languages, USERS.c.disabled).where(
-    USERS.c.id == bindparam("id"))
-_ACTIVE_CAMPAIGNS = select(
+_CAMPAIGN_COLUMNS = (
     CAMPAIGNS.c.id, CAMPAIGNS.c.slug, CAMPAIGNS.c.name, CLIENTS.c.name, CAMPAIGNS.c.type,
     CAMPAIGNS.c.audience, CAMPAIGNS.c.country, CAMPAIGNS.c.working_hours,
     CAMPAIGNS.c.dialing_mode, CAMPAIGNS.c.priority, CAMPAIGNS.c.ignore_calling_hours,
-    CAMPAIGNS.c.max_attempts, CAMPAIGNS.c.script_path,
-).select_from(CAMPAIGNS.join(CLIENTS, CLIENTS.c.id == CAMPAIGNS.c.client_id)).where(
-    CAMPAIGNS.c.status == CampaignStatus.ACTIVE.value)
-_CONTACT_CARD = select(_C.first_name, _C.last_name, _C.company, _C.language,
-                       _C.custom_fields, _C.time_zones).where(_C.id == bindparam("id"))
+    CAMPAIGNS.c.max_attempts, CAMPAIGNS.c.script_path)
+_HEADERS: dict[tuple[str, ...], Select[Any]] = {}
+# Positions in the header row (see ``_header``).
+_H_ROLE, _H_LANGUAGES, _H_DISABLED, _H_EXPIRED, _H_STOP, _H_EXCLUSIONS, _H_HORIZON = range(
+    1, 8)
+_H_IMPORTS = 8
+
+
+def _header(list_sources: tuple[str, ...]) -> Select[Any]:
+    """Everything a claim needs before walking the queue, in one statement: the operator,
+    whether leases expired, an active site stop, whether the operator has exclusions, the
+    newest attempt id (see ``_GUARDED_LEASE``), the newest import of each list whose
+    freshness a rule checks; then one row per active campaign (one row with NULLs when
+    none runs). The uncorrelated sub-queries run once, whatever the number of rows."""
+    if list_sources not in _HEADERS:
+        expired = exists().select_from(_QUEUE_INDEX).where(
+            _C.campaign_id.in_(select(CAMPAIGNS.c.id).correlate(None)),
+            _C.status == ContactStatus.CLAIMED.value,
+            _C.lease_expires_at < bindparam("now")).correlate(None)
+        stop = select(SITE_STOPS.c.reason).where(SITE_STOPS.c.lifted_at.is_(None)).order_by(
+            SITE_STOPS.c.id.desc()).limit(1).correlate(None).scalar_subquery()
+        exclusions = exists().where(
+            EXCLUSIONS.c.operator_id == bindparam("me")).correlate(None)
+        horizon = select(func.max(_A.id)).correlate(None).scalar_subquery()
+        imports = [select(DNC_IMPORTS.c.imported_at).where(
+            DNC_IMPORTS.c.source == bindparam(f"source{k}")).order_by(
+            DNC_IMPORTS.c.imported_at.desc()).limit(1).correlate(None).scalar_subquery()
+            for k in range(len(list_sources))]
+        _HEADERS[list_sources] = select(
+            USERS.c.id, USERS.c.role, USERS.c.languages, USERS.c.disabled, expired, stop,
+            exclusions, horizon, *imports, *_CAMPAIGN_COLUMNS,
+        ).select_from(USERS.outerjoin(
+            CAMPAIGNS.join(CLIENTS, CLIENTS.c.id == CAMPAIGNS.c.client_id),
+            CAMPAIGNS.c.status == CampaignStatus.ACTIVE.value)).where(
+            USERS.c.id == bindparam("me")).order_by(CAMPAIGNS.c.id)
+    return _HEADERS[list_sources]
+
+
 _HISTORY = select(_A.claimed_at, _A.dialed_at, OUTCOMES.c.disposition, OUTCOMES.c.notes,
                   USERS.c.login).select_from(
     ATTEMPTS.join(USERS, USERS.c.id == _A.operator_id)
@@ -394,51 +563,94 @@ class _Candidate:
     has_contract: bool
     attempts: int
     next_attempt_at: datetime | None
-    callback_id: int | None = None
+    callback_id: int | None
+    first_name: str
+    last_name: str
+    postal_code: str
+    company: str
+    language: str
+    custom_raw: Any
+    # Hints, read with the row (see ``_with_hints``).
+    in_use: bool
+    n_dnc: int
+    recent: bool
+    has_callbacks: bool
+    has_history: bool
 
 
-def _candidate(row: Sequence[Any], sort_key: tuple[Any, ...],
-               callback_id: int | None = None) -> _Candidate:
+def _candidate(row: Sequence[Any], sort_key: tuple[Any, ...]) -> _Candidate:
     return _Candidate(sort_key, row[0], row[1], row[2], tuple(row[3] or ()), row[4], row[5],
-                      bool(row[6]), row[7], row[8], callback_id)
+                      bool(row[6]), row[7], row[8], row[_CALLBACK_ID], row[9] or "",
+                      row[10] or "", row[11] or "", row[12] or "", row[13] or "", row[14],
+                      bool(row[_IN_USE]), int(row[_N_DNC] or 0), bool(row[_RECENT]),
+                      bool(row[_HAS_CALLBACKS]), bool(row[_HAS_HISTORY]))
 
 
-def _contact_stream(conn: Connection, *, campaign_id: int, priority: int, status: str,
-                    language: str, now: datetime, page: int,
+def _contact_key(row: Sequence[Any], priority: int, now: datetime) -> tuple[Any, ...]:
+    # Queue order: priority (higher first), never-scheduled first, oldest time, id.
+    when = row[_NEXT_AT]
+    return (1, -priority, when is not None, when or now, row[_ID])
+
+
+def _callback_key(row: Sequence[Any]) -> tuple[Any, ...]:
+    return (0, row[_DUE_AT], row[_CALLBACK_ID])
+
+
+def _contact_stream(claim: _Claim, first: list[Any], *, campaign_id: int, priority: int,
+                    status: str, language: str, page: int,
                     never_scheduled: bool) -> Iterator[_Candidate]:
-    """One (campaign, status, language) slice in queue order, read page by page along
-    ix_contacts_queue (keyset paging, never OFFSET). The first page is small: the first
-    candidate is usually callable."""
+    """One (campaign, status, language) slice in queue order: its first page (read for
+    every slice at once), then further pages read along ix_contacts_queue (keyset paging,
+    never OFFSET) only if the claim gets that far."""
+    rows = sorted(first, key=lambda r: _contact_key(r, priority, claim.now))
     params: dict[str, Any] = {"cid": campaign_id, "status": status, "lang": language,
-                              "now": now, "page": min(page, _FIRST_PAGE), "after_id": 0,
-                              "after_time": _EPOCH}
+                              "now": claim.now, "since": claim.since, "page": page}
     statement = _NEVER_SCHEDULED if never_scheduled else _DUE
+    size = min(page, _FIRST_PAGE)
     while True:
-        rows = conn.execute(statement, params).all()
         for row in rows:
-            when = row[8]
-            # Queue order: priority (higher first), never-scheduled first, oldest time, id.
-            yield _candidate(row, (1, -priority, when is not None, when or now, row[0]))
-        if len(rows) < params["page"]:
+            yield _candidate(row, _contact_key(row, priority, claim.now))
+        if len(rows) < size:
             return
-        params["after_id"], params["after_time"] = rows[-1][0], rows[-1][8] or _EPOCH
-        params["page"] = page
+        params["after_id"], params["after_time"] = rows[-1][_ID], rows[-1][_NEXT_AT] or _EPOCH
+        rows = list(claim.conn.execute(statement, params).all())
+        size = page
 
 
-def _callback_stream(conn: Connection, *, operator_id: int, campaign_ids: list[int],
-                     languages: list[str], now: datetime, page: int) -> Iterator[_Candidate]:
+def _callback_stream(claim: _Claim, first: list[Any], *, page: int) -> Iterator[_Candidate]:
     """Due callbacks, oldest due first: for anyone, or personal to this operator."""
-    params: dict[str, Any] = {"now": now, "me": operator_id, "cids": campaign_ids,
-                              "langs": languages, "page": min(page, _FIRST_PAGE),
-                              "after_id": 0, "after_time": _EPOCH}
+    rows = sorted(first, key=_callback_key)
+    params: dict[str, Any] = {"now": claim.now, "since": claim.since, "me": claim.operator_id,
+                              "cids": list(claim.campaigns), "langs": claim.languages,
+                              "page": page}
+    size = min(page, _FIRST_PAGE)
     while True:
-        rows = conn.execute(_DUE_CALLBACKS, params).all()
         for row in rows:
-            yield _candidate(row, (0, row[10], row[9]), callback_id=row[9])
-        if len(rows) < params["page"]:
+            yield _candidate(row, _callback_key(row))
+        if len(rows) < size:
             return
-        params["after_time"], params["after_id"] = rows[-1][10], rows[-1][9]
-        params["page"] = page
+        params["after_time"], params["after_id"] = rows[-1][_DUE_AT], rows[-1][_CALLBACK_ID]
+        rows = list(claim.conn.execute(_DUE_CALLBACKS, params).all())
+        size = page
+
+
+def _streams(claim: _Claim, page: int) -> list[Iterator[_Candidate]]:
+    """Every slice of the queue and the callbacks, their first pages read in one query."""
+    campaigns = list(claim.campaigns.values())
+    params: dict[str, Any] = {"now": claim.now, "since": claim.since, "me": claim.operator_id,
+                              "first_page": min(page, _FIRST_PAGE)}
+    params.update({f"cid{i}": c.id for i, c in enumerate(campaigns)})
+    params.update({f"lang{j}": lang for j, lang in enumerate(claim.languages)})
+    slices = _slices(len(campaigns), len(claim.languages))
+    firsts: list[list[Any]] = [[] for _ in range(len(slices) + 1)]
+    for row in claim.conn.execute(_first_pages(len(campaigns), len(claim.languages)), params):
+        firsts[row[_SLICE_TAG]].append(row)
+    streams = [_callback_stream(claim, firsts[0], page=page)]
+    for tag, (i, status, j, never) in enumerate(slices, start=1):
+        streams.append(_contact_stream(
+            claim, firsts[tag], campaign_id=campaigns[i].id, priority=campaigns[i].priority,
+            status=status, language=claim.languages[j], page=page, never_scheduled=never))
+    return streams
 
 
 # --- the claim ----------------------------------------------------------------------------------
@@ -470,13 +682,9 @@ class _Width:
 
 _WIDTH = _Width()
 
-_HAS_EXPIRED = select(exists().select_from(_QUEUE_INDEX).where(
-    _C.campaign_id.in_(select(CAMPAIGNS.c.id)),
-    _C.status == ContactStatus.CLAIMED.value,
-    _C.lease_expires_at < bindparam("now")))
 _STILL_FREE = select(_C.id).where(
     _C.id.in_(bindparam("ids", expanding=True)),
-    _C.status.in_(_QUEUED_VALUES),
+    _queued(_C.status),
     or_(_C.lease_expires_at.is_(None), _C.lease_expires_at < bindparam("now")),
     or_(_C.next_attempt_at.is_(None), _C.next_attempt_at <= bindparam("now")))
 
@@ -489,6 +697,24 @@ class _Refused:
     not_before: datetime | None = None
 
 
+# Compiled campaign hours, per process: the same few campaigns are claimed from all day.
+_TERMS: dict[tuple[Any, ...], CampaignTerms] = {}
+_TERMS_MAX = 256
+
+
+def _terms(c: _Campaign) -> CampaignTerms:
+    key = (c.id, c.type, c.audience, json.dumps(c.working_hours, sort_keys=True, default=str),
+           c.ignore_calling_hours)
+    terms = _TERMS.get(key)
+    if terms is None:
+        if len(_TERMS) >= _TERMS_MAX:
+            _TERMS.clear()
+        terms = _TERMS[key] = terms_from(
+            campaign_id=c.id, type=c.type, audience=c.audience, working_hours=c.working_hours,
+            ignore_calling_hours=c.ignore_calling_hours)
+    return terms
+
+
 @dataclass
 class _Claim:
     """One claim's working state (caches shared by all its candidates). ``conn`` is the
@@ -499,24 +725,46 @@ class _Claim:
     rules: CallingRules
     now: datetime
     operator_id: int
+    operator_login: str
     languages: list[str]
     campaigns: dict[int, _Campaign]
+    list_imports: dict[str, datetime | None]
+    # The newest attempt id when the snapshot was read (see ``_GUARDED_LEASE``).
+    horizon: int = 0
+    expired_waiting: bool = False
+    screen: Screen = EMPTY_SCREEN
+    # Contacts kept from this operator by an exclusion: never explained to the operator.
+    screened: set[int] = field(default_factory=set)
     terms: dict[int, CampaignTerms] = field(default_factory=dict)
-    list_imports: dict[str, datetime | None] | None = None
     refused: list[_Refused] = field(default_factory=list)
 
+    # How far back the rules look at a number's attempts (the hints' window).
+    since: datetime = field(init=False)
+
+    def __post_init__(self) -> None:
+        # As ``facts.number_facts`` looks back: the caps' window, and the refusals' with a
+        # day of margin.
+        look_back = [self.now - timedelta(days=self.rules.cap_window_days)] \
+            if self.rules.cap_window_days else []
+        if self.rules.refusal_days and self.rules.refusal_dispositions:
+            look_back.append(self.now - timedelta(days=self.rules.refusal_days + 1))
+        self.since = min(look_back) if look_back else self.now
+
     def imports(self) -> dict[str, datetime | None]:
-        if self.list_imports is None:
-            self.list_imports = db_facts.list_imports(session=self.conn, rules=self.rules)
         return self.list_imports
 
     def campaign_terms(self, campaign_id: int) -> CampaignTerms:
         if campaign_id not in self.terms:
-            c = self.campaigns[campaign_id]
-            self.terms[campaign_id] = terms_from(
-                campaign_id=c.id, type=c.type, audience=c.audience,
-                working_hours=c.working_hours, ignore_calling_hours=c.ignore_calling_hours)
+            self.terms[campaign_id] = _terms(self.campaigns[campaign_id])
         return self.terms[campaign_id]
+
+    def excluded(self, cand: _Candidate) -> bool:
+        if self.screen and self.screen.excludes(
+                first_name=cand.first_name, last_name=cand.last_name,
+                postal_code=cand.postal_code, phone_e164=cand.phone_e164):
+            self.screened.add(cand.contact_id)
+            return True
+        return False
 
 
 def _situation(claim: _Claim, cand: _Candidate, facts: NumberFacts) -> Situation | Failure:
@@ -531,19 +779,21 @@ def _situation(claim: _Claim, cand: _Candidate, facts: NumberFacts) -> Situation
 
 
 def _callable_in(claim: _Claim, page: list[_Candidate], *, want: int,
-                 remember: bool = True, with_callbacks: bool = True) -> list[_Candidate]:
-    """Check a page of candidates in order (facts fetched for the whole page at once);
-    return up to ``want`` that every rule allows. Refused ones are kept to explain, later,
-    why nothing was callable. ``with_callbacks=False`` skips the callbacks (a re-check:
-    a new callback needs an outcome, so a lease, on that very contact)."""
+                 remember: bool = True) -> list[_Candidate]:
+    """Check a page of candidates in order; return up to ``want`` that every rule allows.
+    The facts are fetched, for the whole page at once, only for the candidates whose hints
+    say there are some. Refused ones are kept to explain, later, why nothing was callable;
+    contacts excluded for this operator are skipped without a word."""
     conn, now = claim.conn, claim.now
+    page = [cand for cand in page if not claim.excluded(cand)]
     if not page:
         return []
-    phones = [c.phone_e164 for c in page]
-    facts = db_facts.number_facts(session=conn, phones=phones, now=now, rules=claim.rules)
-    in_use = db_facts.numbers_in_use(session=conn, phones=phones, now=now)
+    with_facts = [c.phone_e164 for c in page if c.n_dnc or c.recent]
+    facts = db_facts.number_facts(session=conn, phones=with_facts, now=now,
+                                  rules=claim.rules) if with_facts else {}
+    with_callbacks = [c.contact_id for c in page if c.has_callbacks and c.callback_id is None]
     callbacks = db_facts.pending_callbacks(
-        session=conn, contact_ids=[c.contact_id for c in page]) if with_callbacks else {}
+        session=conn, contact_ids=with_callbacks) if with_callbacks else {}
     me = claim.operator_id
     found: list[_Candidate] = []
 
@@ -570,11 +820,11 @@ def _callable_in(claim: _Claim, page: list[_Candidate], *, want: int,
             for due_at, _personal in agreed:
                 if due_at > now:
                     not_before = due_at if not_before is None else max(not_before, due_at)
-        if in_use.get(cand.phone_e164, set()) - {cand.contact_id}:
+        if cand.in_use:
             refuse(cand, Failure(
                 "in_use", _("this number is being called in another campaign"), None))
             continue
-        s = _situation(claim, cand, facts.get(cand.phone_e164, NumberFacts()))
+        s = _situation(claim, cand, facts.get(cand.phone_e164, _NO_FACTS))
         if isinstance(s, Failure):
             refuse(cand, s)
             continue
@@ -589,41 +839,48 @@ def _callable_in(claim: _Claim, page: list[_Candidate], *, want: int,
     return found
 
 
+_NO_FACTS = NumberFacts()
+
+
 def _begin(*, conn: Connection | None = None, session: Session | None = None, actor: Actor,
            now: datetime, rules: CallingRules) -> _Claim | NothingCallable:
-    """Who is claiming, and from which campaigns (on ``conn``, or ``session``'s)."""
+    """Who is claiming, from which campaigns, under which site state (one query, on
+    ``conn`` or ``session``'s)."""
     require_role(actor, [Role.OPERATOR])
     if conn is None:
         assert session is not None
         conn = session.connection()
-    operator = conn.execute(_OPERATOR, {"id": actor.user_id}).first() \
-        if actor.user_id is not None else None
-    if operator is None or operator.disabled or operator.role != Role.OPERATOR:
+    sources = tuple(rules.list_sources)
+    params: dict[str, Any] = {"me": actor.user_id, "now": now}
+    params.update({f"source{k}": source for k, source in enumerate(sources)})
+    rows = conn.execute(_header(sources), params).all() if actor.user_id is not None else []
+    head = rows[0] if rows else None
+    if head is None or head[_H_DISABLED] or head[_H_ROLE] != Role.OPERATOR:
         raise PermissionDeniedError(_("You are not allowed to do this."))
-    campaigns = {row[0]: _Campaign(*tuple(row)) for row in conn.execute(_ACTIVE_CAMPAIGNS)}
-    languages = sorted(set(operator.languages or ()))
+    if head[_H_STOP] is not None:
+        return NothingCallable(_("Calls are stopped on the whole site: {reason}").format(
+            reason=head[_H_STOP]), None)
+    at = _H_IMPORTS + len(sources)
+    campaigns = {row[at]: _Campaign(*tuple(row[at:at + len(_CAMPAIGN_COLUMNS)]))
+                 for row in rows if row[at] is not None}
+    languages = sorted(set(head[_H_LANGUAGES] or ()))
     if not campaigns:
         return NothingCallable(_("No campaign is running at the moment."), None)
     if not languages:
         return NothingCallable(_("Your account has no languages: ask a supervisor."), None)
-    return _Claim(conn, rules, now, operator.id, languages, campaigns)
+    operator_id: int = head[0]
+    return _Claim(conn, rules, now, operator_id, actor.login, languages, campaigns,
+                  {source: head[_H_IMPORTS + k] for k, source in enumerate(sources)},
+                  horizon=head[_H_HORIZON] or 0, expired_waiting=bool(head[_H_EXPIRED]),
+                  screen=screen_for(conn, operator_id) if head[_H_EXCLUSIONS] else EMPTY_SCREEN)
 
 
 def _choose(claim: _Claim, *, want: int) -> list[_Candidate]:
     """Walk the queue in order, page by page along the indexes, checking the rules per
     candidate, until ``want`` callable ones are found or the page budget is spent."""
-    conn, now, rules = claim.conn, claim.now, claim.rules
+    rules = claim.rules
     page = rules.candidates_per_batch
-    streams: list[Iterator[_Candidate]] = [
-        _contact_stream(conn, campaign_id=cid, priority=c.priority, status=status,
-                        language=lang, now=now, page=page, never_scheduled=never)
-        for cid, c in claim.campaigns.items() for status in _QUEUED_VALUES
-        for lang in claim.languages for never in (True, False)]
-    ordered = heapq.merge(
-        _callback_stream(conn, operator_id=claim.operator_id,
-                         campaign_ids=list(claim.campaigns), languages=claim.languages,
-                         now=now, page=page),
-        *streams, key=lambda cand: cand.sort_key)
+    ordered = heapq.merge(*_streams(claim, page), key=lambda cand: cand.sort_key)
     seen: set[int] = set()
     found: list[_Candidate] = []
     for number in range(rules.max_batches):
@@ -643,13 +900,17 @@ def _choose(claim: _Claim, *, want: int) -> list[_Candidate]:
 
 
 def _lease(claim: _Claim, cand: _Candidate, station_id: int | None,
-           lease_seconds: int) -> datetime | None:
+           lease_seconds: int, *, guarded: bool = False) -> datetime | None:
     """The conditional lease: taken only if nobody holds it, so correctness never rests on
-    the write lock alone."""
+    the write lock alone. ``guarded``: for a candidate checked in an earlier snapshot, also
+    only if nothing the rules read about its number changed since."""
     expires = claim.now + timedelta(seconds=lease_seconds)
-    won = claim.conn.execute(_LEASE, {
+    params: dict[str, Any] = {
         "contact_id": cand.contact_id, "now": claim.now, "me": claim.operator_id,
-        "station_id": station_id, "expires": expires}).first()
+        "station_id": station_id, "expires": expires}
+    if guarded:
+        params.update(phone=cand.phone_e164, n_dnc=cand.n_dnc, horizon=claim.horizon)
+    won = claim.conn.execute(_GUARDED_LEASE if guarded else _LEASE, params).first()
     return expires if won is not None else None
 
 
@@ -665,6 +926,13 @@ def _record_claim(claim: _Claim, actor: Actor, cand: _Candidate, station_id: int
                  target=f"contact:{cand.contact_id}",
                  details={"attempt_id": attempt_id, "campaign": campaign.slug,
                           "callback_id": cand.callback_id, "station_id": station_id})
+    if claim.screened:
+        # For the security office: which contacts an exclusion kept from this operator.
+        # The system is the actor, under a name no operator screen shows.
+        audit.append(claim.conn, actor=SYSTEM, action="queue.screened",
+                     target=f"user:{claim.operator_login}",
+                     details={"contact_ids": sorted(claim.screened)[:100],
+                              "attempt_id": attempt_id})
     return attempt_id
 
 
@@ -674,28 +942,33 @@ def _history(conn: Connection, contact_id: int, exclude: int) -> tuple[AttemptHi
                  for claimed, dialed, disposition, notes, login in reversed(rows))
 
 
-def _claimed(claim: _Claim, cand: _Candidate, attempt_id: int,
-             expires: datetime) -> ClaimedContact:
-    conn = claim.conn
-    first, last, company, language, custom, zones = conn.execute(
-        _CONTACT_CARD, {"id": cand.contact_id}).one()
+def _custom_fields(raw: Any) -> dict[str, Any]:
+    if raw is None or raw == "":
+        return {}
+    value = json.loads(raw) if isinstance(raw, str | bytes) else raw
+    return value if isinstance(value, dict) else {}
+
+
+def _claimed(claim: _Claim, cand: _Candidate, attempt_id: int, expires: datetime,
+             history: tuple[AttemptHistoryItem, ...]) -> ClaimedContact:
     campaign = claim.campaigns[cand.campaign_id]
-    own_digits = cand.phone_e164.lstrip("+")
-    if number_info(cand.phone_e164) is not None:  # parses: the national digits alone
+    try:  # the national digits alone, when it parses
         own_digits = str(phonenumbers.parse(cand.phone_e164, None).national_number)
+    except phonenumbers.NumberParseException:
+        own_digits = cand.phone_e164.lstrip("+")
     fields = tuple(
         (str(key), _mask_numbers_in("" if value is None else str(value), campaign.country,
                                     own_digits))
-        for key, value in (custom or {}).items())
+        for key, value in _custom_fields(cand.custom_raw).items())
     return ClaimedContact(
         attempt_id=attempt_id, contact_id=cand.contact_id, campaign_id=campaign.id,
         campaign_slug=campaign.slug, campaign_name=campaign.name,
         client_name=campaign.client_name, campaign_type=campaign.type,
         audience=campaign.audience, dialing_mode=campaign.dialing_mode,
-        first_name=first, last_name=last, company=company, language=language,
-        custom_fields=fields, time_zones=tuple(zones or ()), lease_expires_at=expires,
-        callback_id=cand.callback_id, script_path=campaign.script_path,
-        history=_history(conn, cand.contact_id, attempt_id),
+        first_name=cand.first_name, last_name=cand.last_name, company=cand.company,
+        language=cand.language, custom_fields=fields, time_zones=cand.time_zones,
+        lease_expires_at=expires, callback_id=cand.callback_id,
+        script_path=campaign.script_path, history=history,
         masked_number=phones.mask(cand.phone_e164))
 
 
@@ -718,7 +991,8 @@ def claim_next(*, session: Session, actor: Actor, station_id: int | None,
     if found is None:
         return _nothing_callable(claim)
     cand, attempt_id, expires = found
-    return _claimed(claim, cand, attempt_id, expires)
+    history = _history(claim.conn, cand.contact_id, attempt_id) if cand.has_history else ()
+    return _claimed(claim, cand, attempt_id, expires, history)
 
 
 def _lease_first(claim: _Claim, actor: Actor, station_id: int | None,
@@ -743,20 +1017,22 @@ def _take(claim: _Claim, conn: Connection | Session, *, actor: Actor,
           choices: list[_Candidate],
           station_id: int | None,
           lease_seconds: int) -> tuple[_Candidate, int, datetime] | NothingCallable:
-    """The write phase of ``claim``: the first chosen candidate still free, checked again
-    against what may have changed since the snapshot (its number leased or called
-    elsewhere, a do-not-call entry...), leased with the conditional UPDATE. When other
-    stations took every choice meanwhile, it goes on walking the queue here, holding the
-    lock, as ``claim_next`` does (no second read round to lose again)."""
+    """The write phase of ``claim``: the first chosen candidate still free whose number's
+    facts did not change since the snapshot, leased with the guarded UPDATE (the rules
+    need not run again under the lock). When other stations took every choice meanwhile,
+    it walks the queue again here, holding the lock, as ``claim_next`` does (no second
+    read round to lose again)."""
     claim.conn = db_facts.connection_of(conn)
-    free = set(claim.conn.execute(_STILL_FREE, {
-        "ids": [c.contact_id for c in choices], "now": claim.now}).scalars())
-    for cand in choices:
-        if cand.contact_id in free and _callable_in(claim, [cand], want=1, remember=False,
-                                                     with_callbacks=False):
-            expires = _lease(claim, cand, station_id, lease_seconds)
-            if expires is not None:
-                return cand, _record_claim(claim, actor, cand, station_id, expires), expires
+    free: set[int] | None = None
+    for rank, cand in enumerate(choices):
+        if rank == 1:  # the first choice was gone: only the others still free are tried
+            free = set(claim.conn.execute(_STILL_FREE, {
+                "ids": [c.contact_id for c in choices[1:]], "now": claim.now}).scalars())
+        if free is not None and cand.contact_id not in free:
+            continue
+        expires = _lease(claim, cand, station_id, lease_seconds, guarded=True)
+        if expires is not None:
+            return cand, _record_claim(claim, actor, cand, station_id, expires), expires
     claim.refused.clear()
     found = _lease_first(claim, actor, station_id, lease_seconds)
     return found if found is not None else _nothing_callable(claim)
@@ -770,7 +1046,7 @@ def claim(*, engine: Engine, actor: Actor, station_id: int | None,
     The queue is walked and the rules checked in a read snapshot (WAL readers never wait
     for the writer), so stations choose in parallel and "nothing callable" answers never
     take the write lock. A short write transaction then leases the first chosen candidate
-    that is still free, after checking its number again (see ``_take``)."""
+    that is still free and whose number did not change (see ``_take``)."""
     rules = rules or load_rules()
     require_role(actor, [Role.OPERATOR])
     at = now or utcnow()
@@ -790,9 +1066,11 @@ def claim(*, engine: Engine, actor: Actor, station_id: int | None,
     cand, attempt_id, expires = taken
     _WIDTH.after(next((rank for rank, c in enumerate(choices)
                        if c.contact_id == cand.contact_id), None))
-    with engine.connect() as conn, conn.begin():
-        begun.conn = conn
-        return _claimed(begun, cand, attempt_id, expires)
+    history: tuple[AttemptHistoryItem, ...] = ()
+    if cand.has_history:  # most contacts have none: no third transaction for them
+        with engine.connect() as conn, conn.begin():
+            history = _history(conn, cand.contact_id, attempt_id)
+    return _claimed(begun, cand, attempt_id, expires, history)
 
 
 def _snapshot(engine: Engine, *, actor: Actor, now: datetime, rules: CallingRules,
@@ -800,11 +1078,11 @@ def _snapshot(engine: Engine, *, actor: Actor, now: datetime, rules: CallingRule
     """The read phase of ``claim``: the chosen candidates, why there are none, or None
     when leases expired and must be put back first."""
     with engine.connect() as conn, conn.begin():  # a deferred BEGIN: one WAL snapshot
-        if expire_first and conn.execute(_HAS_EXPIRED, {"now": now}).scalar():
-            return None
         begun = _begin(conn=conn, actor=actor, now=now, rules=rules)
         if isinstance(begun, NothingCallable):
             return begun
+        if expire_first and begun.expired_waiting:
+            return None
         choices = _choose(begun, want=_WIDTH.value)
         if not choices:
             return _nothing_callable(begun)
@@ -837,18 +1115,19 @@ def _sentence(reason: str, next_at: datetime | None, claim: _Claim) -> NothingCa
     return NothingCallable(text, next_at)
 
 
-_NEXT_DUE = select(*_CANDIDATE_COLUMNS).select_from(_QUEUE_INDEX).where(
+_NEXT_DUE = _with_hints(select(*_CANDIDATE_COLUMNS, *_NO_CALLBACK).select_from(
+    _QUEUE_INDEX).where(
     _C.campaign_id == bindparam("cid"), _C.status == bindparam("status"),
     _C.language.in_(bindparam("langs", expanding=True)), _C.next_attempt_at > bindparam("now"),
-).order_by(_C.next_attempt_at).limit(1)
-_NEXT_CALLBACK = select(*_CANDIDATE_COLUMNS, _CB.id, _CB.due_at).select_from(
-    CALLBACKS.join(CONTACTS, _C.id == _CB.contact_id)).where(
+).order_by(_C.next_attempt_at).limit(1))
+_NEXT_CALLBACK = _with_hints(select(*_CANDIDATE_COLUMNS, *_CALLBACK_COLUMNS).select_from(
+    _CALLBACK_JOIN).where(
     _CB.status == CallbackStatus.PENDING.value, _CB.due_at > bindparam("now"),
     or_(_CB.personal_operator_id.is_(None), _CB.personal_operator_id == bindparam("me")),
     _CB.campaign_id.in_(bindparam("cids", expanding=True)),
-    _C.status.in_(_QUEUED_VALUES),
+    _queued(_C.status),
     _C.language.in_(bindparam("langs", expanding=True)),
-).order_by(_CB.due_at).limit(1)
+).order_by(_CB.due_at).limit(1))
 
 
 def _upcoming(claim: _Claim) -> Verdict | None:
@@ -858,18 +1137,21 @@ def _upcoming(claim: _Claim) -> Verdict | None:
     best: tuple[datetime, _Candidate] | None = None
     for cid in claim.campaigns:
         for status in _QUEUED_VALUES:
-            row = conn.execute(_NEXT_DUE, {"cid": cid, "status": status,
+            row = conn.execute(_NEXT_DUE, {"cid": cid, "status": status, "since": claim.since,
                                            "langs": claim.languages, "now": now}).first()
-            if row is not None and (best is None or row[8] < best[0]):
-                best = (row[8], _candidate(row, ()))
+            if row is not None and (best is None or row[_NEXT_AT] < best[0]):
+                best = (row[_NEXT_AT], _candidate(row, ()))
     callback = conn.execute(_NEXT_CALLBACK, {"now": now, "me": claim.operator_id,
+                                             "since": claim.since,
                                              "cids": list(claim.campaigns),
                                              "langs": claim.languages}).first()
-    if callback is not None and (best is None or callback[10] < best[0]):
-        best = (callback[10], _candidate(callback, (), callback_id=callback[9]))
+    if callback is not None and (best is None or callback[_DUE_AT] < best[0]):
+        best = (callback[_DUE_AT], _candidate(callback, ()))
     if best is None:
         return None
     due, cand = best
+    if claim.excluded(cand):
+        return None  # not this operator's: nothing to announce
     facts = db_facts.number_facts(session=claim.conn, phones=[cand.phone_e164], now=now,
                                   rules=claim.rules)
     s = _situation(claim, cand, facts.get(cand.phone_e164, NumberFacts()))
@@ -905,16 +1187,20 @@ def _empty_queue(claim: _Claim) -> NothingCallable:
     """No candidate at all: say whether it is languages, other operators or the end."""
     conn = claim.conn
     ids = list(claim.campaigns)
+    busy = NothingCallable(_("Every remaining contact is with another operator right now."),
+                           None)
+    if claim.screened:
+        # What is left is kept from this operator: to them, it is simply someone else's.
+        return busy
 
     def any_contact(*conditions: Any) -> bool:
         return bool(conn.execute(select(exists().select_from(_QUEUE_INDEX).where(
             _C.campaign_id.in_(ids), *conditions))).scalar())
 
-    if any_contact(_C.status.in_(_QUEUED_VALUES)):
+    if any_contact(_queued(_C.status)):
         return NothingCallable(_("No contact in your languages ({languages}) is waiting.")
                                .format(languages=", ".join(claim.languages)), None)
     if any_contact(_C.status == ContactStatus.CLAIMED.value):
-        return NothingCallable(_(
-            "Every remaining contact is with another operator right now."), None)
+        return busy
     return NothingCallable(_(
         "The campaigns are finished: every contact has been handled."), None)
