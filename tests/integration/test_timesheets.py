@@ -221,3 +221,13 @@ def test_show(admin, site: QualitySite) -> None:  # type: ignore[no-untyped-def]
     for args in ([], ["--month", "2026-09", "--day", "2026-09-10"], ["--week", "2026-W99"],
                  ["--day", "2026-02-30"], ["--month", "2026-09", "--operator", "nobody"]):
         assert_refused(admin("timesheet", "show", *args))
+
+
+def test_only_an_admin_exports_the_payroll(site: QualitySite, engine: Engine,
+                                           tmp_path: Path) -> None:
+    out = tmp_path / "t.csv"
+    for who in ("sam", "olga"):
+        with pytest.raises(PermissionDeniedError):
+            timesheets.export_month(engine=engine, actor=site.actor(who), config=CONFIG,
+                                    month="2026-09", out=out)
+    assert not out.exists() and audit_actions(site.path, "timesheet.export") == []
