@@ -17,6 +17,7 @@ from cellcall.telephony.config import TelephonyConfig
 from cellcall.telephony.engine import SipPhone
 from cellcall.telephony.prompts import AGENT_TONE, CALLEE_TONE, prompt
 from cellcall.telephony.simline import SimulatedLine
+from telephony.monitor_support import site_cfg, start_station, supervisor  # noqa: F401
 from telephony.support import EventLog, Site, free_port, make_site
 
 SCENARIOS = Path(__file__).parent / "sipp"

@@ -1230,22 +1230,19 @@ class SipPhone:
             self._error(_("Only a supervisor can play recordings."))
             return
         self._stop_playback()
-        path_text = records.recording_for_playback(self.engine, attempt_id=attempt_id,
-                                                   actor_label=operator.label)
-        root = self._settings.recordings_dir.resolve()
-        path = Path(path_text).resolve() if path_text else None
-        if path is None or not path.is_relative_to(root) or not path.is_file():
-            self._error(_("This call has no recording to play."))
-            return
-        info = _wav_info(path)
-        if info is None:
-            self._error(_("This recording cannot be read."))
-            return
         sink = self._agent.sink
         if sink is None and self._agent.mode == "null":
             sink = self._ep.audDevManager().getPlaybackDevMedia()  # the null device
-        if sink is None:
+        if sink is None or not self._agent.up:
             self._error(_("Your phone is disconnected: the recording cannot be played."))
+            return
+        # Allowed and audited by the quality service; the path comes from the row.
+        path = records.recording_for_playback(
+            self.engine, attempt_id=attempt_id, actor=operator,
+            recordings_root=self._settings.recordings_dir)
+        info = _wav_info(path)
+        if info is None:
+            self._error(_("This recording cannot be read."))
             return
         player = pj.AudioMediaPlayer()
         player.createPlayer(str(path), pj.PJMEDIA_FILE_NO_LOOP)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import exists, insert, select, update
@@ -25,7 +26,9 @@ from cellcall.models.contacts import Contact, ContactStatus, DoNotCallEntry
 from cellcall.models.floor import MonitorSession, SiteStop, StationPresence
 from cellcall.models.users import User
 from cellcall.services import audit
+from cellcall.services.actors import Actor
 from cellcall.services.phones import is_e164
+from cellcall.services.quality import open_recording
 
 OPEN_STATES = (AttemptState.DIALING, AttemptState.RINGING, AttemptState.CONNECTED)
 
@@ -309,21 +312,11 @@ def close_monitor(session: Session, *, monitor_id: int, actor_label: str, reason
                      target=f"monitor:{monitor_id}", details={"reason": reason})
 
 
-def recording_for_playback(engine: Engine, *, attempt_id: int,
-                           actor_label: str) -> str | None:
-    """The recording path of the attempt row, audited ``recording_played``; None when
-    the attempt has none.
-
-    TODO(lead): services.quality.open_recording (role check + the same audit row) is the
-    one place for this once it is committed; the engine would then take its Path.
-    """
-
-    def work(session: Session) -> str | None:
-        path = session.execute(select(col(CallAttempt.recording_path)).where(
-            col(CallAttempt.id) == attempt_id)).scalar_one_or_none()
-        if path:
-            audit.record(session=session, actor=actor_label, action="recording_played",
-                         target=f"attempt:{attempt_id}", details={"by": "phone"})
-        return path
-
-    return run_write(engine, work)
+def recording_for_playback(engine: Engine, *, attempt_id: int, actor: Actor,
+                           recordings_root: Path) -> Path:
+    """The recording of the attempt row, through ``quality.open_recording`` (the role
+    check, the ``recording_played`` audit row, and nothing outside the recordings folder);
+    its ``CellcallError`` says why not."""
+    return run_write(engine, lambda session: open_recording(
+        session=session, actor=actor, attempt_id=attempt_id,
+        recordings_root=recordings_root))
