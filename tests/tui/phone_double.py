@@ -55,3 +55,57 @@ class PhoneDouble:
     def remote_hangup(self, attempt_id: int) -> None:
         self.emit(events.CallEnded(attempt_id=attempt_id, result="answered_then_hung_up",
                                    sip_status=200, reason="BYE"))
+
+
+class SupervisorPhoneDouble:
+    """The supervisor's side of the engine, for the console's tests: it records what the
+    console asked for and the test emits the engine's own events."""
+
+    def __init__(self) -> None:
+        self.tickets: list[object] = []
+        self.modes: list[str] = []
+        self.stopped_monitors = 0
+        self.played: list[int] = []
+        self.playback: list[str] = []
+        self.started = False
+        self.stopped = False
+        self._listeners: list[Callable[[object], None]] = []
+
+    def start(self) -> None:
+        self.started = True
+
+    def stop(self) -> None:
+        self.stopped = True
+
+    def monitor(self, ticket: object) -> None:
+        self.tickets.append(ticket)
+
+    def set_monitor_mode(self, mode: str, ticket: object | None = None) -> None:
+        self.modes.append(mode)
+        if ticket is not None:
+            self.tickets.append(ticket)
+
+    def stop_monitor(self) -> None:
+        self.stopped_monitors += 1
+
+    def play_recording(self, attempt_id: int) -> None:
+        self.played.append(attempt_id)
+
+    def pause_playback(self) -> None:
+        self.playback.append("pause")
+
+    def resume_playback(self) -> None:
+        self.playback.append("resume")
+
+    def skip(self, seconds: float) -> None:
+        self.playback.append(f"skip {seconds:+g}")
+
+    def stop_playback(self) -> None:
+        self.playback.append("stop")
+
+    def subscribe(self, listener: Callable[[object], None]) -> None:
+        self._listeners.append(listener)
+
+    def emit(self, event: object) -> None:
+        for listener in self._listeners:
+            listener(event)

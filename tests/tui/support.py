@@ -124,9 +124,10 @@ class Site:
     apps: list[CellcallApp] = field(default_factory=list)
 
     def app(self, *, idle_lock_seconds: float | None = None,
-            station: str | None = STATION) -> CellcallApp:
+            station: str | None = STATION, supervisor_phone: Any = None) -> CellcallApp:
         app = build_app(config=self.config, engine=self.engine, station=station,
-                        phone=self.phone, idle_lock_seconds=idle_lock_seconds)
+                        phone=self.phone, idle_lock_seconds=idle_lock_seconds,
+                        supervisor_phone=supervisor_phone)
         self.apps.append(app)
         return app
 
@@ -186,6 +187,10 @@ def site(demo_template: Path, tmp_path: Path,
     db_path = tmp_path / "demo.sqlite3"
     copy_database(demo_template, db_path)
     config = load_config(None, db=str(db_path))
+    # Pauses start at once in these tests, as they did before approvals existed; the tests
+    # of the approval flow turn it back on (``site.configure``).
+    config = dataclasses.replace(config, supervision=dataclasses.replace(
+        config.supervision, pause_needs_approval=False))
     engine = make_engine(config.database_url)
     yield Site(db_path=db_path, config=config, engine=engine, phone=PhoneDouble(),
                clock=clock)

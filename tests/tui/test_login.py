@@ -20,7 +20,8 @@ from cellcall.services.actors import SYSTEM
 from cellcall.services.auth import login_failed_message
 from cellcall.tui.screens.change_password import ChangePasswordScreen
 from cellcall.tui.screens.login import LoginScreen
-from cellcall.tui.screens.role_screens import AdminRefusedScreen, SupervisorScreen
+from cellcall.tui.screens.role_screens import AdminRefusedScreen
+from cellcall.tui.screens.supervisor import FloorScreen
 from cellcall.tui.screens.workstation import WorkstationScreen
 from tui.support import (
     DEMO_PASSWORD,
@@ -156,12 +157,14 @@ def test_lockout_answers_like_any_failure_even_with_the_right_password(site: Sit
     assert not site.rows(AuditEvent, AuditEvent.action == "login")
 
 
-def test_supervisor_reaches_the_console_placeholder_and_logs_out(site: Site) -> None:
+def test_supervisor_lands_on_the_floor_and_logs_out(site: Site) -> None:
     app = site.app()
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await log_in(pilot, "superviseur")
-        await wait_for_screen(pilot, SupervisorScreen, "the supervisor screen")
+        await wait_for_screen(pilot, FloorScreen, "the supervisor's floor")
+        await wait_until(pilot, lambda: app.screen.snapshot is not None,  # type: ignore[attr-defined]
+                         "the floor is read")
         assert "Superviseur démo" in screen_text(app)
         await pilot.press("f10")
         await wait_for_screen(pilot, LoginScreen, "back at the login screen")

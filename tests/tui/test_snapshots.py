@@ -23,7 +23,7 @@ from textual.widgets import Input, Select, TextArea
 
 from cellcall.db import run_write, unit_of_work
 from cellcall.models.users import Role, User, UserCreate
-from cellcall.services import users
+from cellcall.services import site_controls, users
 from cellcall.services.actors import SYSTEM
 from cellcall.services.workstation import StationState
 from cellcall.telephony import events
@@ -32,6 +32,7 @@ from cellcall.tui.screens.objections import ObjectionsScreen
 from cellcall.tui.screens.pause import PauseScreen
 from cellcall.tui.screens.workstation import WorkstationScreen
 from tui.support import (
+    STATION,
     Site,
     choose_outcome,
     current_contact,
@@ -110,6 +111,9 @@ def test_login_screen(english_site: Site, svg: SnapshotAssertion) -> None:
         _user, password = users.add_user(session=session, actor=SYSTEM, data=UserCreate(
             login="nadia", display_name="Nadia Test", role=Role.OPERATOR, languages=["fr"],
             ui_language="en"))
+        # Operators log in only at the stations they are assigned to.
+        site_controls.assign_station(session=session, actor=SYSTEM, login="nadia",
+                                     station_name=STATION)
         return password
 
     one_time = run_write(english_site.engine, add_user)

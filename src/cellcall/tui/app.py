@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from textual import events, work
 from textual.app import App
@@ -25,7 +25,7 @@ from cellcall.i18n import _, set_language
 from cellcall.models.users import Role
 from cellcall.services.auth import LoggedIn
 from cellcall.services.workstation import Workstation
-from cellcall.telephony.phone import Phone
+from cellcall.telephony.phone import Phone, SupervisorPhone
 from cellcall.tui.messages import LoggedInMessage, PhoneEventMessage, ServiceFailed, Unlocked
 
 # App-level actions a user may ever trigger; everything else (quit, suspend, screenshot,
@@ -50,10 +50,13 @@ class CellcallApp(App[None]):
     ]
 
     def __init__(self, *, workstation: Workstation, phone: Phone | None,
-                 idle_lock_seconds: float | None = None) -> None:
+                 idle_lock_seconds: float | None = None,
+                 supervisor_phone: SupervisorPhone | None = None) -> None:
         super().__init__()
         self.workstation = workstation
         self.phone = phone
+        # The supervisor's side of the process's one engine (often the same object).
+        self.supervisor_phone = supervisor_phone
         self.idle_lock_seconds = (
             idle_lock_seconds if idle_lock_seconds is not None
             else workstation.config.security.idle_lock_minutes * 60)
@@ -61,6 +64,11 @@ class CellcallApp(App[None]):
         self.locked = False
         if phone is not None:
             phone.subscribe(self._on_phone_event)
+        # Often the same engine as ``phone``: started, stopped and heard once then.
+        self._own_supervisor_phone = (supervisor_phone is not None
+                                      and cast(object, supervisor_phone) is not phone)
+        if supervisor_phone is not None and self._own_supervisor_phone:
+            supervisor_phone.subscribe(self._on_phone_event)
 
     # --- lifecycle ------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -73,10 +81,14 @@ class CellcallApp(App[None]):
         self.set_interval(min(5.0, max(0.05, self.idle_lock_seconds / 4)), self._check_idle)
         if self.phone is not None:
             self.phone.start()
+        if self.supervisor_phone is not None and self._own_supervisor_phone:
+            self.supervisor_phone.start()
 
     def on_unmount(self) -> None:
         if self.phone is not None:
             self.phone.stop()
+        if self.supervisor_phone is not None and self._own_supervisor_phone:
+            self.supervisor_phone.stop()
 
     # --- kiosk ------------------------------------------------------------------------------
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
@@ -143,7 +155,8 @@ class CellcallApp(App[None]):
 
     def route_user(self, user: LoggedIn) -> None:
         from cellcall.tui.screens.change_password import ChangePasswordScreen
-        from cellcall.tui.screens.role_screens import AdminRefusedScreen, SupervisorScreen
+        from cellcall.tui.screens.role_screens import AdminRefusedScreen
+        from cellcall.tui.screens.supervisor import FloorScreen
         from cellcall.tui.screens.workstation import WorkstationScreen
 
         set_language(user.ui_language)
@@ -153,7 +166,7 @@ class CellcallApp(App[None]):
         if user.role == Role.OPERATOR:
             self.switch_screen_to(WorkstationScreen())
         elif user.role == Role.SUPERVISOR:
-            self.switch_screen_to(SupervisorScreen(user))
+            self.switch_screen_to(FloorScreen(user))
         else:
             self.switch_screen_to(AdminRefusedScreen(user))
 

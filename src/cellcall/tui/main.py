@@ -23,18 +23,20 @@ from cellcall.errors import CellcallError
 from cellcall.i18n import _
 from cellcall.services.schema import require_current_schema, require_database_file
 from cellcall.services.workstation import Workstation
-from cellcall.telephony.phone import Phone
+from cellcall.telephony.phone import Phone, SupervisorPhone
 from cellcall.tui.app import CellcallApp
 
 DEMO_STATION = "demo-1"
 
 
 def build_app(*, config: Config, engine: Engine, station: str | None,
-              phone: Phone | None, idle_lock_seconds: float | None = None) -> CellcallApp:
+              phone: Phone | None, idle_lock_seconds: float | None = None,
+              supervisor_phone: SupervisorPhone | None = None) -> CellcallApp:
     """The application from its services; the tests build it the same way."""
     workstation = Workstation(engine=engine, config=config, station_name=station)
     return CellcallApp(workstation=workstation, phone=phone,
-                       idle_lock_seconds=idle_lock_seconds)
+                       idle_lock_seconds=idle_lock_seconds,
+                       supervisor_phone=supervisor_phone)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

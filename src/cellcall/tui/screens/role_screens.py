@@ -1,4 +1,4 @@
-"""Screens for the roles that do not work at an operator's station."""
+"""The screen of the role that works elsewhere: admins use the server's shell."""
 
 from __future__ import annotations
 
@@ -49,14 +49,6 @@ class _MessageScreen(CellcallScreen):
     def logout(self) -> None:
         self.app.workstation.logout()  # type: ignore[attr-defined]
         self.app.call_from_thread(self.app.back_to_login)  # type: ignore[attr-defined]
-
-
-class SupervisorScreen(_MessageScreen):
-    """Until the supervisor console exists, say so."""
-
-    def __init__(self, user: LoggedIn) -> None:
-        super().__init__(user, _("The supervisor console comes in a later version of "
-                                 "cellcall. Press F10 to log out."))
 
 
 class AdminRefusedScreen(_MessageScreen):

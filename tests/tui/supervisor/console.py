@@ -1,0 +1,46 @@
+"""What the console's tests share: the app with a supervisor phone double, logging in as the
+demo supervisor, and waiting for the floor."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual.pilot import Pilot
+
+from cellcall.tui.app import CellcallApp
+from cellcall.tui.screens.supervisor import FloorScreen
+from tui.phone_double import SupervisorPhoneDouble
+from tui.support import Site, log_in, settle, wait_for_screen, wait_until
+
+SUPERVISOR = "superviseur"
+
+
+def console_app(site: Site, phone: SupervisorPhoneDouble | None = None) -> CellcallApp:
+    """The same ``cellcall`` app; the supervisor's phone is a double (the TUI's edge)."""
+    return site.app(supervisor_phone=phone if phone is not None else SupervisorPhoneDouble())
+
+
+def floor_screen(app: Any) -> FloorScreen:
+    screen = app.screen
+    assert isinstance(screen, FloorScreen), screen
+    return screen
+
+
+async def log_in_supervisor(pilot: Pilot[Any], login: str = SUPERVISOR) -> FloorScreen:
+    """Log in and wait until the floor has been read once."""
+    await log_in(pilot, login)
+    await wait_for_screen(pilot, FloorScreen, "the supervisor's floor")
+    await wait_until(pilot, lambda: floor_screen(pilot.app).snapshot is not None,
+                     "the floor is read")
+    await settle(pilot)
+    return floor_screen(pilot.app)
+
+
+async def refreshed(pilot: Pilot[Any]) -> FloorScreen:
+    """Read the floor again now (instead of waiting for the one-second timer)."""
+    screen = floor_screen(pilot.app)
+    before = screen.snapshot
+    screen.refresh_floor()
+    await wait_until(pilot, lambda: screen.snapshot is not before, "the floor is read again")
+    await settle(pilot)
+    return screen
