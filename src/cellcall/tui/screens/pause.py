@@ -38,10 +38,21 @@ class PauseScreen(CellcallModal):
     def bindings_now(cls) -> list[BindingType]:
         return _pause_bindings()
 
+    def __init__(self, needs_approval: frozenset[PauseReason] = frozenset()) -> None:
+        super().__init__()
+        # The reasons a supervisor approves first (the site's [supervision] setting).
+        self.needs_approval = needs_approval
+
+    def _label(self, reason: PauseReason) -> str:
+        label = pause_reason_label(reason)
+        if reason in self.needs_approval:
+            label = _("{reason} (asks a supervisor)").format(reason=label)
+        return label
+
     def compose(self) -> ComposeResult:
         with Vertical(id="pause-box"):
             yield Static(_("Why do you pause?"), id="pause-title")
-            yield OptionList(*[Option(pause_reason_label(r), id=r.value) for r in PauseReason],
+            yield OptionList(*[Option(self._label(r), id=r.value) for r in PauseReason],
                              id="pause-reasons")
         yield Footer()
 

@@ -22,8 +22,15 @@ from cellcall.i18n import _
 from cellcall.models.base import utcnow
 from cellcall.models.campaigns import DialingMode
 from cellcall.models.timeclock import PauseReason
-from cellcall.services import queue, scripts
-from cellcall.services.workstation import StationState, Workstation
+from cellcall.services import queue, scripts, site_controls
+from cellcall.services.workstation import (
+    ForceLogout,
+    PauseDecided,
+    SiteStopActive,
+    StationOrder,
+    StationState,
+    Workstation,
+)
 from cellcall.telephony import events as phone_events
 from cellcall.tui.messages import PhoneEventMessage, ServiceFailed, Unlocked
 from cellcall.tui.screens.base import CellcallScreen
@@ -50,7 +57,14 @@ ACTIONS_BY_STATE: dict[str, frozenset[StationState]] = {
     "script_choose": frozenset({StationState.PREVIEW, StationState.DIALING,
                                 StationState.TALKING}),
     "retry_claim": frozenset({StationState.READY}),
+    "coaching_notes": frozenset({StationState.READY, StationState.PREVIEW,
+                                 StationState.PAUSED}),
+    "new_coaching_notes": frozenset({StationState.READY, StationState.PREVIEW,
+                                     StationState.PAUSED}),
 }
+
+# How often the station looks for new coaching notes (the footer shows them).
+NOTES_POLL_SECONDS = 60.0
 
 
 def _station_bindings() -> list[BindingType]:
@@ -64,6 +78,10 @@ def _station_bindings() -> list[BindingType]:
         Binding("backspace", "script_back", _("Back"), id="station.script_back"),
         Binding("f2", "retry_claim", _("Look again"), id="station.retry_claim"),
         Binding("f10", "logout", _("Log out"), id="station.logout"),
+        # F3 opens the operator's own coaching notes; the footer names it only when a
+        # supervisor wrote something new.
+        Binding("f3", "new_coaching_notes", _("New note"), id="station.new_notes"),
+        Binding("f3", "coaching_notes", _("Notes"), show=False, id="station.notes"),
         *[Binding(str(n), f"script_choose({n})", show=False, id=f"station.choice_{n}")
           for n in range(1, 10)],
     ]
@@ -88,6 +106,8 @@ class WorkstationScreen(CellcallScreen):
         self._wrapup_started: datetime | None = None
         self._last_result: str | None = None
         self._pending_wrap_up: object | None = None
+        self._site_stop: SiteStopActive | None = None
+        self._unread_notes = 0
 
     @property
     def station(self) -> Workstation:
@@ -107,6 +127,9 @@ class WorkstationScreen(CellcallScreen):
         self.set_interval(1.0, self._tick)
         lease = max(10, self.station.config.queue.lease_seconds // 3)
         self.set_interval(lease, self._renew_lease)
+        self.set_interval(max(0.2, self.station.config.supervision.heartbeat_seconds),
+                          self._heartbeat)
+        self.set_interval(NOTES_POLL_SECONDS, self._poll_notes)
         self.start_shift()
 
     # --- state and display -------------------------------------------------------------
@@ -114,6 +137,10 @@ class WorkstationScreen(CellcallScreen):
         allowed = ACTIONS_BY_STATE.get(action)
         if allowed is None:
             return True
+        if action == "dial" and self._site_stop is not None:
+            return False  # nothing dials while the site is stopped
+        if action == "new_coaching_notes" and not self._unread_notes:
+            return False
         return self.station.clock.state in allowed
 
     def _tick(self) -> None:
@@ -166,6 +193,7 @@ class WorkstationScreen(CellcallScreen):
         self.station.start_shift()
         self.app.call_from_thread(self._enter, StationState.READY)
         self.app.call_from_thread(self._update_worked)
+        self.app.call_from_thread(self._poll_notes)
 
     @work(thread=True, exclusive=False, exit_on_error=False, group="worked")
     def _update_worked(self) -> None:
@@ -286,11 +314,20 @@ class WorkstationScreen(CellcallScreen):
         if isinstance(event, phone_events.AgentLegChanged):
             self._agent_leg_up = event.up
             bar.phone_up = self._agent_leg_up and self._registered
+            self.station.set_phone_up(bar.phone_up)
             return
         if isinstance(event, phone_events.RegistrationChanged):
             # An unreachable PBX stops calls just like a dropped desk phone does.
             self._registered = event.registered
             bar.phone_up = self._agent_leg_up and self._registered
+            self.station.set_phone_up(bar.phone_up)
+            return
+        if isinstance(event, phone_events.MonitorChanged):
+            bar.monitored = event.active and self.station.config.supervision.show_monitor_mark
+            return
+        if isinstance(event, phone_events.SiteStopChanged):
+            # The engine ended the call itself; the heartbeat brings the details.
+            bar.site_stopped = event.active
             return
         if isinstance(event, phone_events.EngineError):
             self._say(event.message)
@@ -396,13 +433,30 @@ class WorkstationScreen(CellcallScreen):
         # No call starts by itself while the operator is choosing to pause.
         counting = self._progressive_timer is not None
         self._stop_countdown()
-        self.app.push_screen(PauseScreen(),
+        needs = (site_controls.NEEDS_APPROVAL
+                 if self.station.config.supervision.pause_needs_approval else frozenset())
+        self.app.push_screen(PauseScreen(needs),
                              callback=lambda reason: self._pause_chosen(reason, counting))
 
     def _pause_chosen(self, reason: object, counting: bool = False) -> None:
         if isinstance(reason, PauseReason):
-            self.pause(reason)
+            self.request_pause(reason)
         elif counting and self.station.clock.state == StationState.PREVIEW:
+            self._start_countdown()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="station")
+    def request_pause(self, reason: PauseReason) -> None:
+        """Pause now, or ask a supervisor first (break and meal, where the site says so)."""
+        if self.station.request_pause(reason) is None:
+            self.app.call_from_thread(self._paused)
+        else:
+            self.app.call_from_thread(self._pause_requested)
+
+    def _pause_requested(self) -> None:
+        self._say(_("Pause requested: keep working until a supervisor answers."))
+        if self.station.clock.state == StationState.PREVIEW and \
+                self.station.current is not None and \
+                self.station.current.dialing_mode == DialingMode.PROGRESSIVE:
             self._start_countdown()
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="station")
@@ -411,6 +465,7 @@ class WorkstationScreen(CellcallScreen):
         self.app.call_from_thread(self._paused)
 
     def _paused(self) -> None:
+        self._stop_countdown()
         self._walker = None
         self._say("")
         self._enter(StationState.PAUSED)
@@ -428,4 +483,87 @@ class WorkstationScreen(CellcallScreen):
 
     def on_service_failed(self, message: ServiceFailed) -> None:
         self._say(message.message)
+
+    # --- the supervisor's orders (heartbeat) ------------------------------------------------
+    def _heartbeat(self) -> None:
+        if self.station.user is not None:
+            self.heartbeat()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="heartbeat")
+    def heartbeat(self) -> None:
+        """Tell the floor where the station is; carry out what the supervisor ordered."""
+        orders = self.station.heartbeat(phone_up=self.query_one(StateBar).phone_up)
+        self.app.call_from_thread(self._obey, orders)
+
+    def _obey(self, orders: tuple[StationOrder, ...]) -> None:
+        stop = next((o for o in orders if isinstance(o, SiteStopActive)), None)
+        self._site_stop_changed(stop)
+        for order in orders:
+            if isinstance(order, ForceLogout):
+                self._forced_logout(order)
+                return
+            if isinstance(order, PauseDecided):
+                self._pause_decided(order)
+
+    def _site_stop_changed(self, stop: SiteStopActive | None) -> None:
+        was, self._site_stop = self._site_stop, stop
+        self.query_one(StateBar).site_stopped = stop is not None
+        if (was is None) == (stop is None):
+            return
+        self.refresh_bindings()
+        if stop is not None:
+            self._stop_countdown()
+            self._say(_("Site stop: no call may start until a supervisor lifts it. "
+                        "Reason: {reason}").format(reason=stop.reason))
+        else:
+            self._say(_("The site stop is lifted."))
+            if self.station.clock.state == StationState.READY:
+                self.claim_next()
+
+    def _forced_logout(self, order: ForceLogout) -> None:
+        if not order.done:
+            # In a call: end it; the logout follows with a heartbeat after the call.
+            self._say(_("A supervisor ends this session: the call is ended."))
+            self.action_hangup()
+            return
+        self._stop_countdown()
+        self.app.back_to_login()  # type: ignore[attr-defined]
+        self.app.notify(_("A supervisor logged this station out."), severity="warning",
+                        timeout=30)
+
+    def _pause_decided(self, order: PauseDecided) -> None:
+        if not order.approved:
+            self._say(_("Your pause request was refused: keep working, or ask your "
+                        "supervisor."))
+        elif order.started:
+            self._paused()
+        else:
+            self._say(_("Pause approved: it starts after this call."))
+
+    # --- coaching notes (own only, read-only) -----------------------------------------------
+    def _poll_notes(self) -> None:
+        if self.station.user is not None:
+            self.count_notes()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="notes")
+    def count_notes(self) -> None:
+        from cellcall.tui.screens.coaching_notes import unread_count
+
+        count = unread_count(self.station)
+        self.app.call_from_thread(self._notes_counted, count)
+
+    def _notes_counted(self, count: int) -> None:
+        if count != self._unread_notes:
+            self._unread_notes = count
+            self.refresh_bindings()
+
+    def action_coaching_notes(self) -> None:
+        from cellcall.tui.screens.coaching_notes import CoachingNotesScreen
+
+        self._unread_notes = 0
+        self.refresh_bindings()
+        self.app.push_screen(CoachingNotesScreen())
+
+    def action_new_coaching_notes(self) -> None:
+        self.action_coaching_notes()
 

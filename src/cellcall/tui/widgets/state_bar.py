@@ -67,6 +67,10 @@ class StateBar(Static):
     """Whether the station's phone leg is up."""
     detail: reactive[str] = reactive("")
     """A short extra word: ringing, muted, the call's time warning."""
+    monitored: reactive[bool] = reactive(False)
+    """A supervisor is on the line (shown only where the site configured the mark)."""
+    site_stopped: reactive[bool] = reactive(False)
+    """A site stop is in force: no call starts until it is lifted."""
 
     def render(self) -> Text:
         text = Text(no_wrap=True, overflow="ellipsis")
@@ -79,4 +83,11 @@ class StateBar(Static):
         if not self.phone_up:
             text.append("  ")
             text.append(_("PHONE DISCONNECTED"), style="bold white on red")
+        if self.site_stopped:
+            text.append("  ")
+            text.append(_("SITE STOP"), style="bold white on red")
+        if self.monitored:
+            # Discreet on purpose: the operator knows, the work goes on.
+            text.append("  ")
+            text.append("● " + _("supervisor on the line"), style="dim cyan")
         return text
