@@ -332,3 +332,13 @@ def test_set_scorecard_in_code_is_checked(site: QualitySite, engine: Engine) -> 
     view = run_write(engine, lambda s: quality.score_call(
         session=s, actor=sam, attempt_id=attempt, points={"closing": 7}))
     assert view.percent == 70.0
+
+
+def test_a_label_never_carries_control_characters(site: QualitySite, engine: Engine) -> None:
+    criteria = quality.parse_scorecard(
+        '[[criterion]]\nkey = "tone"\nlabel = "Calm\\u001b[2J  tone\\n"\n', source="f.toml")
+    assert criteria == (quality.Criterion("tone", "Calm\ufffd[2J tone", 4),)
+    done = run_write(engine, lambda s: quality.set_scorecard(
+        session=s, actor=site.actor("sam"), slug="rdv",
+        criteria=[quality.Criterion("tone", "A\u202eB", 4)]))
+    assert done[0].label == "A\ufffdB"

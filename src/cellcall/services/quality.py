@@ -37,6 +37,7 @@ from cellcall.resources import data_file
 from cellcall.services import audit
 from cellcall.services.actors import Actor, require_role
 from cellcall.services.timeclock import local_day_bounds
+from cellcall.untrusted import inert
 
 SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
 SCORECARD_FILE = "scorecard.toml"
@@ -153,7 +154,8 @@ def _check_entries(entries: object, *, source: str) -> tuple[Criterion, ...]:
             raise ValidationError(_(
                 "{file}: criterion '{key}': the label must be text of at most {n} "
                 "characters.").format(file=source, key=key, n=MAX_LABEL))
-        label = " ".join(label.split())
+        # One line, and no control character ever reaches a supervisor's terminal.
+        label = inert(" ".join(label.split()), max_length=MAX_LABEL)
         if not label and key not in known:
             raise ValidationError(_("{file}: criterion '{key}' needs a label.").format(
                 file=source, key=key))
