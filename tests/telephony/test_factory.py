@@ -7,10 +7,12 @@ from pathlib import Path
 from sqlalchemy.engine import Engine
 
 from cellcall.config import Config, DatabaseConfig
+from cellcall.db import read_session
+from cellcall.models.floor import StationPresence
 from cellcall.telephony import events as ev
 from cellcall.telephony.config import TelephonyConfig
 from cellcall.telephony.engine import SipPhone
-from cellcall.telephony.factory import phone_for_station, telephony_config
+from cellcall.telephony.factory import phone_for_station, supervisor_phone, telephony_config
 from telephony.support import EventLog, attempt_row, claim, make_site
 
 
@@ -44,6 +46,13 @@ def test_demo_phone_calls_the_simulated_line(engine: Engine, db_path: Path,
     phone.start()
     try:
         assert phone.wait_ready()
+        # Supervisors reach this engine at the URI it published, signed with the site key.
+        with read_session(engine) as session:
+            presence = session.get(StationPresence, site.station_id)
+            assert presence is not None and presence.monitor_uri == phone.monitor_uri
+        assert (tmp_path / "monitor.key").stat().st_mode & 0o777 == 0o600
+        assert supervisor_phone(config=config, engine=engine, demo=True, phone=phone) \
+            is phone  # one Endpoint per process
         attempt_id = claim(site, None, "hangup")
         phone.dial(attempt_id)
         events.wait_for(ev.CallProgress, attempt_id=attempt_id, state="connected")
@@ -57,6 +66,23 @@ def test_demo_phone_calls_the_simulated_line(engine: Engine, db_path: Path,
     # The simulated line went with the phone: its port is free again.
     port = int(phone.config.trunk_pattern.rsplit(":", 1)[1])
     assert not _udp_port_in_use(port)
+
+
+def test_supervisor_phone_without_a_station_phone(engine: Engine, db_path: Path,
+                                                  tmp_path: Path) -> None:
+    make_site(engine)
+    config = Config(data_dir=tmp_path, database=DatabaseConfig(url=str(db_path)))
+    assert supervisor_phone(config=config, engine=engine, demo=False) is None
+    phone = supervisor_phone(config=config, engine=engine, demo=True)
+    assert isinstance(phone, SipPhone)
+    assert phone.config.trunk_pattern == "" and phone.config.agent_leg == "null"
+    phone.start()
+    try:
+        assert phone.wait_ready()
+        assert phone.monitor_uri.startswith("sip:monitor@127.0.0.1:")
+    finally:
+        phone.stop()
+    assert not phone.running
 
 
 def _udp_port_in_use(port: int) -> bool:

@@ -88,6 +88,7 @@ WAV_CLOSE_WAIT_S = 2.0
 AGENT_RETRY_FIRST_S = 2.0
 SITE_STOP_POLL_S = 0.25
 PLAYBACK_PROGRESS_S = 0.5
+PLAYBACK_STALL_S = 2.0
 MONITOR_USER = "monitor"
 _TRANSPORTS = {"udp": pj.PJSIP_TRANSPORT_UDP, "tcp": pj.PJSIP_TRANSPORT_TCP,
                "tls": pj.PJSIP_TRANSPORT_TLS}
@@ -354,7 +355,7 @@ class _Playback:
     paused: bool = False
     paused_at: int = 0
     last_pos: int = -1
-    still_ticks: int = 0
+    moved_at: float = 0.0
     next_progress: float = 0.0
 
 
@@ -1247,7 +1248,8 @@ class SipPhone:
         player = pj.AudioMediaPlayer()
         player.createPlayer(str(path), pj.PJMEDIA_FILE_NO_LOOP)
         player.startTransmit(sink)
-        self._playback = _Playback(attempt_id, player, sink, info[0], info[1])
+        self._playback = _Playback(attempt_id, player, sink, info[0], info[1],
+                                   moved_at=time.monotonic())
         self._playback_progress(force=True)
 
     def _cmd_playback_pause(self, paused: bool) -> None:
@@ -1260,7 +1262,7 @@ class SipPhone:
         else:
             pb.player.setPos(pb.paused_at)
             pb.player.startTransmit(pb.sink)
-            pb.still_ticks = 0
+            pb.moved_at = time.monotonic()
         pb.paused = paused
         self._playback_progress(force=True)
 
@@ -1273,7 +1275,7 @@ class SipPhone:
         target = max(0, min(total - 1, current + int(seconds * pb.rate)))
         pb.player.setPos(target)
         pb.paused_at = target
-        pb.still_ticks = 0
+        pb.moved_at = time.monotonic()
         pb.last_pos = -1
         self._playback_progress(force=True, position=target)
 
@@ -1296,10 +1298,12 @@ class SipPhone:
         pos = position if position is not None else (
             pb.paused_at if pb.paused else int(pb.player.getPos()))
         if not pb.paused:
-            # The player stops where the file ends (no loop): the end, or no more progress.
-            pb.still_ticks = pb.still_ticks + 1 if pos == pb.last_pos else 0
-            pb.last_pos = pos
-            if pos >= int(pb.duration_s * pb.rate) - pb.rate // 50 or pb.still_ticks > 25:
+            # The player stops where the file ends (no loop): its end, or no progress for
+            # a while (a file shorter than its header says).
+            if pos != pb.last_pos:
+                pb.last_pos, pb.moved_at = pos, now
+            if pos >= int(pb.duration_s * pb.rate) - pb.rate // 50 \
+                    or now - pb.moved_at > PLAYBACK_STALL_S:
                 self._stop_playback()
                 return
         if force or now >= pb.next_progress:

@@ -15,7 +15,8 @@ from cellcall.i18n import _
 from cellcall.models.users import Station
 from cellcall.telephony.config import TelephonyConfig
 from cellcall.telephony.engine import SipPhone
-from cellcall.telephony.phone import Phone
+from cellcall.telephony.monitor_token import key_path
+from cellcall.telephony.phone import Phone, SupervisorPhone
 from cellcall.telephony.recordings import recordings_root
 from cellcall.telephony.simline import SimulatedLine
 
@@ -54,7 +55,8 @@ def phone_for_station(*, config: Config, engine: Engine, station: str | None,
         if not tcfg.trunk_pattern:
             return None
         return SipPhone(engine=engine, config=tcfg, station_id=station_id,
-                        station_label=f"station:{station}" if station else None)
+                        station_label=f"station:{station}" if station else None,
+                        monitor_key_file=key_path(config.data_dir))
     line = SimulatedLine(config.database_url, log_file=Path(config.data_dir) / "simline.log")
     Path(config.data_dir).mkdir(parents=True, exist_ok=True)
     line.start()
@@ -65,7 +67,32 @@ def phone_for_station(*, config: Config, engine: Engine, station: str | None,
             default_caller_id=tcfg.default_caller_id or DEMO_CALLER_ID)
         return SipPhone(engine=engine, config=tcfg, station_id=station_id,
                         station_label=f"station:{station}" if station else None,
-                        on_stopped=line.stop)
+                        on_stopped=line.stop, monitor_key_file=key_path(config.data_dir))
     except BaseException:
         line.stop()
         raise
+
+
+def supervisor_phone(*, config: Config, engine: Engine, demo: bool,
+                     phone: Phone | None = None) -> SupervisorPhone | None:
+    """The supervisor's phone: listening to stations and playing recordings.
+
+    It is the process's one engine: give the station's ``phone`` when this terminal has
+    one (it is returned as it is, already subscribed and started with the app); otherwise
+    a new engine that places no customer call is built (not started). None when the site
+    has no telephony (no trunk configured, not the demo), like ``phone_for_station``.
+    The caller hands it the logged-in supervisor with ``set_operator(actor)``.
+    """
+    if isinstance(phone, SipPhone):
+        return phone
+    tcfg = telephony_config(config)
+    if not demo and not tcfg.trunk_pattern:
+        return None
+    if demo:
+        tcfg = dataclasses.replace(
+            tcfg, agent_leg="null", registrar="", outbound_proxy="", transport="udp",
+            bind_address="127.0.0.1", sip_port=0)
+    # No trunk: this engine never dials a customer, it only places monitor calls.
+    tcfg = dataclasses.replace(tcfg, trunk_pattern="")
+    return SipPhone(engine=engine, config=tcfg, station_id=None,
+                    station_label="supervisor", monitor_key_file=key_path(config.data_dir))

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from cellcall.services.actors import Actor
     from cellcall.services.monitoring import MonitorTicket
 
 
@@ -57,6 +58,10 @@ class SupervisorPhone(Protocol):
 
     def stop(self) -> None:
         """End the monitor call and the playback, stop the engine; blocks until done."""
+
+    def set_operator(self, operator: Actor | None) -> None:
+        """The supervisor logged in (None at logout): playback needs a supervisor or an
+        admin, and the audit rows name them."""
 
     def monitor(self, ticket: MonitorTicket) -> None:
         """Call the station of ``ticket`` (from ``monitoring.start_monitor``) in its mode.
