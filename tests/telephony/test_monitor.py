@@ -195,9 +195,18 @@ def test_bad_tokens_are_refused(site: Site, site_cfg: Config, start_station: Sta
     supervisor.phone.monitor(ticket)
     supervisor.events.wait_for(ev.MonitorStateChanged, active=True, mode="listen")
     station.wait_for("MonitorChanged", active=True, mode="listen")
+    # A mode change with a stale token: the station answers 488, the mode stays.
+    stale = monitor_token.sign(key, now=time.time() - 60, **{**fields, "mode": "barge"})
+    supervisor.phone.set_monitor_mode(
+        "barge", dataclasses.replace(ticket, mode="barge", token=stale))
+    assert "refused" in supervisor.events.wait_for(ev.EngineError).message
+    supervisor.events.wait_for(ev.MonitorStateChanged, active=True, mode="listen")
     supervisor.phone.stop_monitor()
     supervisor.events.wait_for(ev.MonitorStateChanged, active=False)
     station.wait_for("MonitorChanged", active=False)
+    assert not [e for e in station.seen if e.get("mode") == "barge"]
+    assert [json.loads(r.details)["reason"] for r in audit_rows(
+        site, "monitor.mode.refused")] == ["expired"]
     supervisor.phone.monitor(ticket)
     supervisor.events.wait_for(ev.MonitorStateChanged, active=False)
     assert _refusal_reasons(site, len(bad) + 1)[-1] == "replayed"
@@ -261,3 +270,20 @@ def test_monitor_key_file_is_private(tmp_path: Path) -> None:
     path.chmod(0o640)
     with pytest.raises(ValidationError, match="chmod 600"):
         monitor_token.load_or_create_key(path)
+
+
+def test_either_engine_stopping_ends_the_monitor_call(
+        site: Site, site_cfg: Config, start_station: StartStation, simline: SimulatedLine,
+        supervisor: Supervisor) -> None:
+    station = start_station(trunk_pattern=simline.trunk_pattern)
+    attempt_id = _call_up(site, station, "+33612310006")
+    ticket = _listen(site, site_cfg, supervisor, station, "listen")
+    supervisor.phone.stop()  # the supervisor's app exits while listening
+    station.wait_for("MonitorChanged", active=False)
+    with read_session(site.engine) as session:
+        row = session.get(MonitorSession, ticket.monitor_id)
+        assert row is not None and row.ended_at is not None
+    # The customer call goes on without the supervisor.
+    station.send(cmd="hangup")
+    assert station.wait_for("CallEnded", attempt_id=attempt_id)["result"] == \
+        ev.OPERATOR_HANGUP

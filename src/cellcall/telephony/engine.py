@@ -621,6 +621,8 @@ class SipPhone:
                     uri=self.monitor_uri))
             self._site_stop = records.active_site_stop(self.engine)
             self._next_stop_poll = time.monotonic() + SITE_STOP_POLL_S
+            if self._site_stop is not None:
+                self._emit(ev.SiteStopChanged(True, self._site_stop[1]))
         except CellcallError as exc:
             log.exception("the SIP engine did not start")
             return str(exc)
