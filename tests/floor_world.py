@@ -261,7 +261,8 @@ def complete_call(world: FloorWorld, ws: Workstation, *, talk_minutes: float = 1
     return attempt_id
 
 
-def _open(world: FloorWorld, name: str, login: str) -> Workstation:
+def open_station(world: FloorWorld, name: str, login: str) -> Workstation:
+    """A real station: login (station gate), clock-in, Ready."""
     ws = Workstation(engine=world.engine, config=world.config, station_name=name)
     ws.login(login, PASSWORD)
     ws.start_shift()
@@ -269,19 +270,32 @@ def _open(world: FloorWorld, name: str, login: str) -> Workstation:
     return ws
 
 
-def build_floor_world(engine: Engine, clock: Clock, *, config: Config | None = None,
-                      fr_contacts: int = 60, ru_contacts: int = 5) -> FloorWorld:
-    """The 12 stations of the module's table; ``clock`` is frozen (``freeze_clock``) and
-    ends about an hour after where it was (``world.now``)."""
+_open = open_station
+
+
+def build_site(engine: Engine, clock: Clock, *, config: Config | None = None,
+               fr_contacts: int = 60, ru_contacts: int = 5) -> FloorWorld:
+    """The site alone: supervisor ``chef``, operators op01–op11 each assigned to the
+    station of the same number, the two campaigns and their contacts; no station open."""
     cfg = world_config(config)
     ids = run_write(engine, lambda s: _site(s, ru_contacts=ru_contacts,
                                             fr_contacts=fr_contacts))
     supervisor_id = run_write(engine, lambda s: users.get_user(session=s, login="chef").id)
     assert supervisor_id is not None
-    world = FloorWorld(engine=engine, config=cfg, clock=clock,
-                       supervisor=Actor(login="chef", role=Role.SUPERVISOR,
-                                        user_id=supervisor_id),
-                       campaign_ids=ids, station_ids=_station_ids(engine))
+    return FloorWorld(engine=engine, config=cfg, clock=clock,
+                      supervisor=Actor(login="chef", role=Role.SUPERVISOR,
+                                       user_id=supervisor_id),
+                      campaign_ids=ids, station_ids=_station_ids(engine))
+
+
+def build_floor_world(engine: Engine, clock: Clock, *, config: Config | None = None,
+                      fr_contacts: int = 60, ru_contacts: int = 5) -> FloorWorld:
+    """The 12 stations of the module's table; ``clock`` is frozen (``freeze_clock``) and
+    ends about an hour after where it was (``world.now``)."""
+    world = build_site(engine, clock, config=config, fr_contacts=fr_contacts,
+                       ru_contacts=ru_contacts)
+    supervisor_id = world.supervisor.user_id
+    assert supervisor_id is not None
     t0 = clock.at
 
     def at(minutes: float) -> None:
@@ -354,6 +368,6 @@ def attempts(engine: Engine, **where: Any) -> list[CallAttempt]:
 
 
 __all__ = ["NEWCOMER_CALLS", "PASSWORD", "START", "STATIONS", "Clock", "FloorWorld",
-           "FrozenClock", "answer", "attempts", "build_floor_world", "cheap_passwords",
-           "complete_call", "dial",
-           "expected_states", "freeze_clock", "hang_up", "world_config"]
+           "FrozenClock", "answer", "attempts", "build_floor_world", "build_site",
+           "cheap_passwords", "complete_call", "dial", "expected_states", "freeze_clock",
+           "hang_up", "open_station", "world_config"]

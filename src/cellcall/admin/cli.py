@@ -22,6 +22,7 @@ from cellcall.admin import contacts as contacts_cmd
 from cellcall.admin import exclusions as exclusions_cmd
 from cellcall.admin import recordings as recordings_cmd
 from cellcall.admin import scorecards as scorecards_cmd
+from cellcall.admin import site as site_cmd
 from cellcall.admin import timesheets as timesheets_cmd
 from cellcall.admin.context import AdminContext, ctx_of, done
 from cellcall.config import default_data_dir
@@ -77,6 +78,7 @@ recordings_cmd.register(app)
 exclusions_cmd.register(app)
 timesheets_cmd.register(app)
 scorecards_cmd.register(app)
+site_cmd.register(app)
 
 
 def _log_internal_error() -> Path | None:

@@ -348,7 +348,7 @@ def _today(conn: Connection, *, start: datetime, end: datetime, now: datetime,
             select(ATTEMPTS.c.operator_id, func.count(ATTEMPTS.c.dialed_at), func.sum(talked))
             .where(_in_day(start, end)).group_by(ATTEMPTS.c.operator_id)):
         today.calls[operator_id] = int(calls)
-        today.talk[operator_id] = max(0.0, float(talk or 0.0))
+        today.talk[operator_id] = max(0.0, round(float(talk or 0.0), 1))
     for campaign_id, hour, dialled, answered in conn.execute(
             select(ATTEMPTS.c.campaign_id, _UtcHour(ATTEMPTS.c.dialed_at), func.count(),
                    func.count(ATTEMPTS.c.answered_at))
@@ -614,7 +614,7 @@ def operator_figures(*, session: Session, actor: Actor, operator_login: str, con
         operator_login=user.login, operator_name=user.display_name, days=days,
         calls=int(calls), connected=int(connected),
         contact_rate=connected / calls if calls else 0.0,
-        avg_talk_seconds=float(talk or 0.0) / connected if connected else 0.0,
+        avg_talk_seconds=round(float(talk or 0.0) / connected, 1) if connected else 0.0,
         outcomes=tuple(sorted(((d, int(n)) for d, n in outcomes),
                               key=lambda kv: (-kv[1], kv[0]))),
         calls_today=int(calls_today), connected_today=int(connected_today),

@@ -34,10 +34,11 @@ from cellcall.models.floor import (
     StationAssignment,
     StationCommand,
     StationCommandKind,
+    StationPresence,
 )
 from cellcall.models.timeclock import PauseReason
 from cellcall.models.users import Role, Station, User
-from cellcall.services import audit
+from cellcall.services import audit, timeclock
 from cellcall.services.actors import Actor, require_role
 from cellcall.services.calling_rules.loading import site_windows
 
@@ -162,19 +163,47 @@ def lift_site_stop(*, session: Session, actor: Actor,
 
 # --- orders to a station -------------------------------------------------------------------
 def force_logout(*, session: Session, actor: Actor, station_id: int,
-                 now: datetime | None = None) -> int:
+                 now: datetime | None = None,
+                 silent_after_seconds: float | None = None) -> int:
     """Order a station to log its user out (it releases its contact, clocks out and goes
-    back to the login screen on its next heartbeat). Returns the command's id."""
+    back to the login screen on its next heartbeat). Returns the command's id.
+
+    With ``silent_after_seconds`` (the floor passes ``[supervision]
+    silent_after_seconds``), a station that has not been heard from for that long is
+    also cleared here, since nobody will obey: its presence shows it logged out and its
+    user's open time entry is closed at the last heartbeat (the dead time is not paid);
+    its contact goes back to the queue when its lease runs out. The order stays pending
+    for the station, should it come back."""
     require_role(actor, SUPERVISORS)
     issuer = _issuer(actor)
     station = _station(session, station_id=station_id)
+    at = now or utcnow()
     command = StationCommand(station_id=station_id, kind=StationCommandKind.FORCE_LOGOUT,
-                             payload={}, issued_by=issuer, issued_at=now or utcnow())
+                             payload={}, issued_by=issuer, issued_at=at)
     session.add(command)
     session.flush()
     assert command.id is not None
+    presence = session.get(StationPresence, station_id)
+    silent = (silent_after_seconds is not None and presence is not None
+              and presence.user_id is not None and presence.state != "logged_out"
+              and (at - presence.heartbeat_at).total_seconds() > silent_after_seconds)
     audit.record(session=session, actor=actor, action="station.force_logout",
-                 target=station.name, details={"command_id": command.id})
+                 target=station.name, details={"command_id": command.id, "silent": silent})
+    if silent:
+        assert presence is not None and presence.user_id is not None
+        entry = timeclock.open_entry(session=session, user_id=presence.user_id)
+        if entry is not None:
+            timeclock.close_open_entry(session=session, actor=actor, user_id=presence.user_id,
+                                       at=max(presence.heartbeat_at, entry.started_at))
+        presence.user_id = None
+        presence.state = "logged_out"
+        presence.state_since = at
+        presence.pause_reason = None
+        presence.campaign_id = None
+        presence.attempt_id = None
+        presence.session_started_at = None
+        session.add(presence)
+        session.flush()
     return command.id
 
 
