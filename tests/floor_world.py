@@ -299,16 +299,22 @@ def build_floor_world(engine: Engine, clock: Clock, *, config: Config | None = N
     t0 = clock.at
 
     def at(minutes: float) -> None:
-        # Minutes after the history of calls below (which takes its own time).
+        # Minutes after the history of calls below (which takes its own time). The time
+        # goes by a minute at a time, the stations keeping their leases as the screen does.
         target = t0 + timedelta(minutes=minutes)
         assert target >= clock.at, "the world's steps go forward in time"
-        clock.advance(seconds=(target - clock.at).total_seconds())
+        while clock.at < target:
+            clock.advance(seconds=min(60.0, (target - clock.at).total_seconds()))
+            for station in world.stations.values():
+                if station.current is not None:
+                    station.renew_lease()
 
     # op11 works a little at poste-11 and leaves.
     ws11 = _open(world, "poste-11", "op11")
     ws11.logout()
     ws = {name: _open(world, name, login) for name, login in zip(STATIONS[:10], OPERATORS,
                                                                   strict=False)}
+    world.stations.update(ws)
     # The experienced operators' past calls.
     for name in ("poste-01", "poste-02", "poste-03", "poste-04", "poste-07"):
         for n in range(NEWCOMER_CALLS):
@@ -348,7 +354,6 @@ def build_floor_world(engine: Engine, clock: Clock, *, config: Config | None = N
         station.flush_presence()
         if name != "poste-09":
             station.heartbeat(phone_up=name != "poste-10")
-    world.stations.update(ws)
     return world
 
 

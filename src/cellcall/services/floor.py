@@ -17,6 +17,8 @@ never waits for them (only the very first one does). "Callable now" and the reas
 from the queue's own calling rules (``calling_rules.check_callable``) applied to a random
 sample of up to ``SAMPLE_SIZE`` waiting contacts per campaign (all of them when fewer) and
 scaled to the campaign: ``CampaignProgress.exact`` says which, ``sampled`` how many.
+A contact the rules allow is callable now only if an operator on the floor speaks its
+language (with nobody on the floor: any enabled operator).
 """
 
 from __future__ import annotations
@@ -556,6 +558,12 @@ def floor_snapshot(*, session: Session, actor: Actor, config: Config,
     present = [r for r in rows if r.user_id is not None and (r.state or LOGGED_OUT) != LOGGED_OUT]
     users = [r.user_id for r in present]
     languages = frozenset(lang for r in present for lang in (r.languages or ()))
+    if not present:
+        # Nobody on the floor yet: what the site's operators could call once they come.
+        languages = frozenset(lang for (langs,) in conn.execute(
+            select(USERS.c.languages).where(USERS.c.role == Role.OPERATOR.value,
+                                            USERS.c.disabled.is_(False)))
+            for lang in (langs or ()))
     today = _today(conn, start=start, end=end, now=at, zone=zone, users=users)
     engine = session.get_bind()
     newcomers = _newcomers(conn, str(getattr(engine, "url", "")), users,
