@@ -22,12 +22,14 @@ from cellcall.services.actors import Actor
 from cellcall.telephony import events as ev
 from cellcall.telephony import monitor_token
 from cellcall.telephony.simline import SimulatedLine
+from telephony.conftest import Sipp
 from telephony.monitor_support import SUPERVISOR_HZ, Supervisor, add_user
 from telephony.station_proc import StationProcess
 from telephony.support import Site, attempt_row, audit_rows, claim
 from telephony.tones import shares
 
 StartStation = Callable[..., StationProcess]
+MakeSipp = Callable[[str], Sipp]
 TALK_S = 1.5
 
 
@@ -287,3 +289,25 @@ def test_either_engine_stopping_ends_the_monitor_call(
     station.send(cmd="hangup")
     assert station.wait_for("CallEnded", attempt_id=attempt_id)["result"] == \
         ev.OPERATOR_HANGUP
+
+
+def test_monitor_calls_keep_to_loopback_when_the_station_faces_the_pbx_otherwise(
+        site: Site, site_cfg: Config, start_station: StartStation, sipp: MakeSipp,
+        supervisor: Supervisor) -> None:
+    """A station whose SIP socket is not loopback UDP (here: TCP to the trunk) takes
+    monitor calls on a loopback UDP transport of its own."""
+    uas = sipp("tcp").start("uas_answer.xml", "-t", "t1", rtp_echo=True)
+    station = start_station(trunk_pattern=uas.uri_pattern, transport="tcp")
+    uri = station.wait_ready()
+    assert uri.startswith("sip:monitor@127.0.0.1:") and "transport" not in uri
+    attempt_id = claim(site)
+    station.send(cmd="dial", attempt_id=attempt_id)
+    station.wait_for("CallProgress", attempt_id=attempt_id, state="connected")
+    _listen(site, site_cfg, supervisor, station, "listen")
+    time.sleep(TALK_S)
+    station.send(cmd="hangup")
+    station.wait_for("CallEnded", attempt_id=attempt_id)
+    supervisor.events.wait_for(ev.MonitorStateChanged, active=False)
+    supervisor.phone.stop()
+    assert shares(supervisor.hears, (440.0,))[440.0] > 0.2  # the operator, through it
+    assert "TCP message received" in uas.trace()

@@ -69,11 +69,11 @@ from cellcall.telephony.pjlib import (
     set_codec_priorities,
     wav_seconds,
 )
+from cellcall.telephony.recovery import recover_interrupted
+from cellcall.telephony.results import classify_end
 
 if TYPE_CHECKING:
     from cellcall.services.monitoring import MonitorTicket
-from cellcall.telephony.recovery import recover_interrupted
-from cellcall.telephony.results import classify_end
 
 log = logging.getLogger("cellcall.telephony")
 
@@ -328,7 +328,6 @@ class _MonitorIn:
     mode: str
     supervisor: str
     media: Any = None
-    ending: bool = False
 
 
 @dataclass(eq=False)
