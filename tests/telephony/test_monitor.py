@@ -193,7 +193,13 @@ def test_bad_tokens_are_refused(site: Site, site_cfg: Config, start_station: Sta
         refused = supervisor.events.wait_for(ev.MonitorStateChanged, active=False)
         assert "refused" in refused.reason
     assert _refusal_reasons(site, len(bad)) == list(bad)
-    # The genuine ticket gets in, once: the same token again is a replay.
+    # A refused call ended that session (closed by the supervisor's side).
+    with read_session(site.engine) as session:
+        row = session.get(MonitorSession, ticket.monitor_id)
+        assert row is not None and row.ended_at is not None
+    # A genuine ticket gets in, once: the same token again is a replay.
+    ticket = _start(site, site_cfg, supervisor.actor, "listen")
+    fields["monitor_id"] = ticket.monitor_id
     supervisor.phone.monitor(ticket)
     supervisor.events.wait_for(ev.MonitorStateChanged, active=True, mode="listen")
     station.wait_for("MonitorChanged", active=True, mode="listen")

@@ -1178,8 +1178,11 @@ class SipPhone:
         except pj.Error as exc:
             self._calls.pop(call.key, None)
             self._monitor_out = None
-            self._emit(ev.MonitorStateChanged(False, None, ticket.station_name,
-                                              ticket.monitor_id, _pj_text(exc)))
+            self._later(functools.partial(
+                records.close_monitor, monitor_id=ticket.monitor_id,
+                actor_label=self._actor_label(), reason="call failed"),
+                ev.MonitorStateChanged(False, None, ticket.station_name, ticket.monitor_id,
+                                       _pj_text(exc)))
 
     def _cmd_monitor_mode(self, arg: tuple[str, MonitorTicket | None]) -> None:
         mode, ticket = arg
@@ -1360,8 +1363,14 @@ class SipPhone:
                     why = ""
                 else:
                     why = f"{status} {reason}".strip()
-                self._emit(ev.MonitorStateChanged(False, None, mon_out.station_name,
-                                                  mon_out.monitor_id, why))
+                # Closed from this side too: a refused or broken call ends the session
+                # even when the station never saw it.
+                self._later(functools.partial(
+                    records.close_monitor, monitor_id=mon_out.monitor_id,
+                    actor_label=self._actor_label(),
+                    reason="refused" if status == 403 else "monitor call ended"),
+                    ev.MonitorStateChanged(False, None, mon_out.station_name,
+                                           mon_out.monitor_id, why))
             return
         cc = self._customer
         if cc is not None and call is cc.call:
