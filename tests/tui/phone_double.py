@@ -62,8 +62,9 @@ class SupervisorPhoneDouble:
     console asked for and the test emits the engine's own events."""
 
     def __init__(self) -> None:
-        self.tickets: list[object] = []
-        self.modes: list[str] = []
+        self.tickets: list[object] = []  # the monitor calls placed
+        self.modes: list[str] = []  # the mode changes of the running call
+        self.mode_tickets: list[object] = []
         self.stopped_monitors = 0
         self.played: list[int] = []
         self.playback: list[str] = []
@@ -83,7 +84,7 @@ class SupervisorPhoneDouble:
     def set_monitor_mode(self, mode: str, ticket: object | None = None) -> None:
         self.modes.append(mode)
         if ticket is not None:
-            self.tickets.append(ticket)
+            self.mode_tickets.append(ticket)
 
     def stop_monitor(self) -> None:
         self.stopped_monitors += 1

@@ -10,14 +10,17 @@ from textual.pilot import Pilot
 from cellcall.tui.app import CellcallApp
 from cellcall.tui.screens.supervisor import FloorScreen
 from tui.phone_double import SupervisorPhoneDouble
-from tui.support import Site, log_in, settle, wait_for_screen, wait_until
+from tui.support import DEMO_PASSWORD, Site, log_in, settle, wait_for_screen, wait_until
 
 SUPERVISOR = "superviseur"
 
 
-def console_app(site: Site, phone: SupervisorPhoneDouble | None = None) -> CellcallApp:
-    """The same ``cellcall`` app; the supervisor's phone is a double (the TUI's edge)."""
-    return site.app(supervisor_phone=phone if phone is not None else SupervisorPhoneDouble())
+def console_app(site: Site, phone: SupervisorPhoneDouble | None = None,
+                station: str | None = None) -> CellcallApp:
+    """The same ``cellcall`` app at a monitoring terminal (no station of its own by
+    default); the supervisor's phone is a double (the TUI's edge)."""
+    return site.app(station=station,
+                    supervisor_phone=phone if phone is not None else SupervisorPhoneDouble())
 
 
 def floor_screen(app: Any) -> FloorScreen:
@@ -26,9 +29,10 @@ def floor_screen(app: Any) -> FloorScreen:
     return screen
 
 
-async def log_in_supervisor(pilot: Pilot[Any], login: str = SUPERVISOR) -> FloorScreen:
+async def log_in_supervisor(pilot: Pilot[Any], login: str = SUPERVISOR,
+                            password: str = DEMO_PASSWORD) -> FloorScreen:
     """Log in and wait until the floor has been read once."""
-    await log_in(pilot, login)
+    await log_in(pilot, login, password)
     await wait_for_screen(pilot, FloorScreen, "the supervisor's floor")
     await wait_until(pilot, lambda: floor_screen(pilot.app).snapshot is not None,
                      "the floor is read")
@@ -44,3 +48,8 @@ async def refreshed(pilot: Pilot[Any]) -> FloorScreen:
     await wait_until(pilot, lambda: screen.snapshot is not before, "the floor is read again")
     await settle(pilot)
     return screen
+
+
+def notified(app: Any, text: str) -> bool:
+    """Whether a notification (a toast) holding ``text`` was shown."""
+    return any(text in note.message for note in app._notifications)

@@ -150,6 +150,13 @@ class SupervisorDesk:
         return self._read(lambda s: training.training_record(session=s, actor=actor,
                                                              operator_login=login))
 
+    def set_module_hours(self, login: str, code: str, *, done_hours: float | None = None,
+                         planned_hours: float | None = None) -> None:
+        actor = self.actor
+        self._write(lambda s: training.set_module_hours(
+            session=s, actor=actor, operator_login=login, code=code, done_hours=done_hours,
+            planned_hours=planned_hours))
+
     def sign_off(self, login: str, code: str) -> None:
         actor = self.actor
         self._write(lambda s: training.sign_off(session=s, actor=actor, operator_login=login,

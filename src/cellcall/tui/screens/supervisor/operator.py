@@ -44,6 +44,7 @@ def _operator_bindings() -> list[BindingType]:
     return [
         Binding("escape", "back", _("Back"), id="operator.back"),
         Binding("f2", "recordings", _("Recordings"), id="operator.recordings"),
+        Binding("ctrl+e", "module_hours", _("Hours done"), id="operator.module_hours"),
         Binding("ctrl+o", "sign_off", _("Sign off module"), id="operator.sign_off"),
         *[Binding(str(n), f"show_tab('{tab}')", show=False, id=f"operator.tab_{n}")
           for n, tab in enumerate(OPERATOR_TABS, start=1)],
@@ -183,7 +184,7 @@ class OperatorScreen(ConsoleScreen):
             self.query_one(TabbedContent).active = tab
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        if action == "sign_off" and self.is_mounted:
+        if action in ("sign_off", "module_hours"):
             return self.query_one(TabbedContent).active == "training"
         return True
 
@@ -213,6 +214,32 @@ class OperatorScreen(ConsoleScreen):
         self.post_message(Loaded("notes", self.desk.notes_for(self.login)))
 
     # --- training ------------------------------------------------------------------------------
+    def action_module_hours(self) -> None:
+        from cellcall.tui.screens.supervisor.confirm import ReasonScreen
+
+        code = self.query_one(ModuleTable).selected_key
+        if code is None:
+            return
+        self.app.push_screen(
+            ReasonScreen(_("Training hours"),
+                         _("Hours done so far on module {code}:").format(code=code)),
+            callback=lambda text: self._hours_typed(code, text))
+
+    def _hours_typed(self, code: str, text: object) -> None:
+        if not isinstance(text, str):
+            return
+        try:
+            done = float(text.replace(",", "."))
+        except ValueError:
+            self.notify(_("Type a number of hours, for example 3.5."), severity="error")
+            return
+        self.set_hours(code, done)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="sign-off")
+    def set_hours(self, code: str, done: float) -> None:
+        self.desk.set_module_hours(self.login, code, done_hours=done)
+        self.post_message(Loaded("training", list(self.desk.training_record(self.login))))
+
     def action_sign_off(self) -> None:
         code = self.query_one(ModuleTable).selected_key
         if code is not None:

@@ -20,7 +20,6 @@ from cellcall.tui.screens.supervisor.base import ConsoleScreen
 from cellcall.tui.screens.supervisor.messages import Loaded
 from cellcall.tui.widgets.floor_tables import KeyedTable, pause_reason_text
 from cellcall.tui.widgets.literal import literal
-from cellcall.tui.widgets.state_bar import clock
 
 if TYPE_CHECKING:
     from cellcall.services.timesheets import TimesheetRow
@@ -54,7 +53,13 @@ def shift(anchor: date, period: str, steps: int) -> date:
 
 
 def hours(seconds: float) -> str:
-    return clock(timedelta(seconds=seconds))
+    """Hours and minutes (a month's work runs past a hundred hours)."""
+    minutes = int(seconds // 60)
+    return f"{minutes // 60}:{minutes % 60:02d}"
+
+
+def _width(cell: str | Text) -> int:
+    return (cell if isinstance(cell, Text) else Text(cell)).cell_len
 
 
 class TimesheetTable(KeyedTable):
@@ -62,9 +67,8 @@ class TimesheetTable(KeyedTable):
 
     def show(self, rows: list[TimesheetRow]) -> None:
         reasons = sorted({reason for row in rows for reason in row.pause_seconds})
-        self.set_columns(_("Operator"), _("Period"), _("Work"),
-                         *[pause_reason_text(r) for r in reasons], _("Gross pay"))
-        self._keys = []
+        labels = [_("Operator"), _("Period"), _("Work"),
+                  *[pause_reason_text(r) for r in reasons], _("Gross pay")]
         table: list[tuple[str, list[str | Text]]] = []
         for row in rows:
             table.append((f"{row.operator_login}:{row.period_label}", [
@@ -79,6 +83,12 @@ class TimesheetTable(KeyedTable):
                 *[Text(hours(sum(r.pause_seconds.get(reason, 0.0) for r in rows)),
                        style="bold") for reason in reasons],
                 Text(f"{sum(r.gross_pay_eur for r in rows):.2f} €", style="bold")]))
+        # The columns change with the reasons met: rebuilt each time, sized to fit.
+        self.clear(columns=True)
+        self._keys = []
+        for index, label in enumerate(labels):
+            width = max([len(label), *[_width(cells[index]) for _key, cells in table]])
+            self.add_column(label, width=width)
         self.set_rows(table)
 
 
