@@ -49,7 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             sys.stdout.flush()
 
     def on_event(event: object) -> None:
-        fields = dataclasses.asdict(event) if dataclasses.is_dataclass(event) else {}
+        fields = (dataclasses.asdict(event) if dataclasses.is_dataclass(event)
+                  and not isinstance(event, type) else {})
         write(json.dumps({"type": type(event).__name__, **fields}))
 
     phone = SipPhone(engine=make_engine(args.db), config=TelephonyConfig(

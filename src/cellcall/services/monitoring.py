@@ -7,8 +7,24 @@ the supervisor's call in (``telephony.monitor_token``). A mode change gives a ne
 (the supervisor's phone sends its token in a re-INVITE of the same call); the session's
 row keeps the last mode, the audit rows each change.
 
-The station's engine closes the row itself when the monitor call ends for any reason (the
-customer hung up, the supervisor's process died), so ``end_monitor`` may find it closed.
+Both engines close the row themselves when the monitor call ends for any reason (the
+customer hung up, the station refused, either process stopped), so ``end_monitor`` may
+find it closed (then it does nothing).
+
+How a supervisor's screen drives it (``phone`` is ``factory.supervisor_phone(...)``, told
+who is logged in with ``phone.set_operator(actor)``)::
+
+    ticket = run_write(engine, lambda s: start_monitor(session=s, actor=actor,
+                       station_id=station_id, mode="listen", config=config))
+    phone.monitor(ticket)                      # -> MonitorStateChanged(active=True, ...)
+    ticket = run_write(engine, lambda s: change_mode(session=s, actor=actor,
+                       monitor_id=ticket.monitor_id, mode="whisper", config=config))
+    phone.set_monitor_mode("whisper", ticket)  # -> MonitorStateChanged(mode="whisper")
+    phone.stop_monitor()                       # -> MonitorStateChanged(active=False)
+    run_write(engine, lambda s: end_monitor(session=s, actor=actor,
+                                            monitor_id=ticket.monitor_id))
+
+The station's own phone posts ``MonitorChanged(active, mode)`` for the operator's mark.
 """
 
 from __future__ import annotations

@@ -66,7 +66,11 @@ def load_or_create_key(path: str | Path) -> bytes:
     """The site's monitor key from ``path``, created (0600) when there is none yet."""
     path = Path(path)
     if not path.exists():
-        _create_key(path)
+        try:
+            _create_key(path)
+        except OSError as exc:
+            raise ValidationError(_("Cannot create the monitor key file {path}: {error}")
+                                  .format(path=path, error=exc.strerror or exc)) from None
     return _read_key(path)
 
 
