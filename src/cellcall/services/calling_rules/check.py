@@ -119,6 +119,23 @@ def situation(*, rules: CallingRules, callee: Callee, campaign: CampaignTerms,
     return Situation(callee, campaign, facts, list_imports, rules.site_zone, rules.site_hours)
 
 
+_NO_FACTS = NumberFacts()
+
+
+def sharing_key(s: Situation) -> tuple[Any, ...] | None:
+    """What the rules read of a situation besides the time, the list imports and the site
+    (which one claim shares): two situations of one claim with the same key get the same
+    failures, so the queue checks a page of similar contacts once. None when the number
+    has facts (do-not-call entries, recent attempts or refusals): checked one by one.
+    Keep in step with the rule kinds (``kinds.py``): a kind that reads another field of
+    the callee must add it here."""
+    if s.facts != _NO_FACTS:
+        return None
+    c = s.callee
+    consented = c.consent_at is not None and bool((c.consent_source or "").strip())
+    return (s.campaign.id, c.region, c.zones, c.has_contract, consented)
+
+
 def failures_at(rules: CallingRules, s: Situation, at: datetime,
                 not_before: datetime | None = None) -> list[Failure]:
     """Every rule that refuses the call at ``at``, in file order."""

@@ -34,6 +34,8 @@ from cellcall.services.calling_rules.hours import (
 # --- what the rules look at ---------------------------------------------------------------
 @dataclass(frozen=True)
 class Callee:
+    # A rule that reads a field other than region, zones, has_contract and whether the
+    # consent is recorded must be added to ``check.sharing_key``.
     contact_id: int
     phone_e164: str
     region: str | None              # phonenumbers region of the number (FR, GP, BE, ...)
