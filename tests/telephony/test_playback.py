@@ -13,7 +13,8 @@ from cellcall.models.calls import AttemptState, CallAttempt
 from cellcall.services.actors import Actor
 from cellcall.telephony import events as ev
 from cellcall.telephony.pjlib import write_tone_wav
-from telephony.monitor_support import RECORDING_HZ, Supervisor
+from telephony.conftest import PhoneHandle
+from telephony.monitor_support import RECORDING_HZ, Supervisor, add_user
 from telephony.support import EventLog, Site, audit_rows, claim
 from telephony.tones import shares
 
@@ -103,3 +104,17 @@ def test_operators_and_foreign_paths_are_refused(site: Site, supervisor: Supervi
     supervisor.phone.play_recording(inside + 1000)
     assert "does not exist" in supervisor.events.wait_for(ev.EngineError).message
     assert audit_rows(site, "recording_played") == []
+
+
+def test_a_null_leg_without_a_recorder_still_plays_to_the_end(
+        site: Site, make_phone: Callable[..., PhoneHandle], tmp_path: Path) -> None:
+    """The demo's supervisor: no audio device at all, the playback still runs its course
+    (the null sound device takes the frames)."""
+    actor = add_user(site.engine, "sup9", "supervisor")
+    handle = make_phone(operator=actor)
+    attempt_id = _recorded_attempt(site, tmp_path / "recordings" / "d.wav")
+    handle.phone.play_recording(attempt_id)
+    handle.events.wait_for(ev.PlaybackProgress, attempt_id=attempt_id)
+    moving = _progress(handle.events, lambda e: e.position_s > 0.4)
+    assert not moving.paused
+    handle.events.wait_for(ev.PlaybackEnded, attempt_id=attempt_id, timeout=15)
