@@ -4,6 +4,7 @@ and the refusal to an operator."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -163,24 +164,42 @@ def test_an_operator_cannot_read_the_floor(world: FloorWorld) -> None:
                                    config=world.config)
 
 
-def test_slow_figures_are_reused_and_refreshed_in_the_background(
+def test_costly_figures_are_reused_then_refreshed_in_the_background(
         world: FloorWorld) -> None:
-    with read_session(world.engine) as session:
-        first = floor.floor_snapshot(session=session, actor=world.supervisor,
-                                     config=world.config, now=world.now,
-                                     max_age_seconds=3600)
-    assert first.campaigns[0].figures_at == world.now
-    complete_call(world, world.stations["poste-03"])
-    with read_session(world.engine) as session:
-        cached = floor.floor_snapshot(session=session, actor=world.supervisor,
-                                      config=world.config, now=world.now,
-                                      max_age_seconds=3600)
-    # Counts by status come from the cache; today's outcomes are live.
-    assert cached.campaigns[0].done == first.campaigns[0].done
-    assert sum(n for _d, n in cached.campaigns[0].outcomes) == \
-        sum(n for _d, n in first.campaigns[0].outcomes) + 1
-    fresh = snapshot(world)
+    def read(max_age: float) -> floor.FloorSnapshot:
+        with read_session(world.engine) as session:
+            return floor.floor_snapshot(session=session, actor=world.supervisor,
+                                        config=world.config, now=world.now,
+                                        max_age_seconds=max_age)
+
+    first = read(3600)
+    assert first.figures_at == world.now and first.campaigns[0].figures_at == world.now
+    poste_03 = world.stations["poste-03"]
+    complete_call(world, poste_03)
+    poste_03.pause(PauseReason.BREAK)
+    poste_03.heartbeat()
+    cached = read(3600)
+    # Counts and today's call figures come from the cache; the floor itself is live.
+    assert cached.campaigns == first.campaigns
+    by_name = {r.station_name: r for r in cached.stations}
+    assert by_name["poste-03"].state == "paused"
+    assert by_name["poste-03"].calls_today == NEWCOMER_CALLS
+    # Allowed no age, they are recomputed in the background; the call does not wait.
+    time.sleep(0.01)
+    stale = read(0.001)
+    assert stale.campaigns[0].done == first.campaigns[0].done
+    deadline = time.monotonic() + 30  # only guards a hang
+    while read(3600).campaigns[0].done == first.campaigns[0].done:
+        assert time.monotonic() < deadline, "never refreshed"
+        time.sleep(0.05)
+    while {r.station_name: r for r in read(3600).stations}["poste-03"].calls_today \
+            == NEWCOMER_CALLS:
+        assert time.monotonic() < deadline, "never refreshed"
+        time.sleep(0.05)
+    fresh = read(0)
     assert fresh.campaigns[0].done == first.campaigns[0].done + 1
+    assert sum(n for _d, n in fresh.campaigns[0].outcomes) == \
+        sum(n for _d, n in first.campaigns[0].outcomes) + 1
 
 
 # --- each alert at its threshold ---------------------------------------------------------------

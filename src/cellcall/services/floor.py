@@ -1,24 +1,29 @@
 """The supervisor's live floor: what every station is doing, how the campaigns stand, and
 what needs a supervisor now. Read-only, supervisors and admins only.
 
-Stations write their own presence rows (``services/workstation.py``); the floor reads them
-with a handful of indexed queries per refresh:
+Stations write their own presence rows (``services/workstation.py``); every refresh reads
+them (one join over the stations), with today's pauses, newcomers, open monitor sessions,
+pending pause requests and the site stop: states, timers and alerts are never older than
+the stations' last writes.
 
-- the stations, their presence, operator and campaign (one join over ~200 rows);
-- today's attempts (site-local day), read along ``ix_call_attempts_day`` (a covering
-  index), grouped per operator and per campaign and hour in SQL;
-- today's outcomes through the attempts, appointments booked today, pauses of the day;
-- open monitor sessions, pending pause requests, the site stop.
+Two sets of figures cost too much to recompute every second on a big site (200 stations,
+1,000,000 contacts, 5,000,000 attempts: see ``scripts/bench_floor.py``) and are kept in a
+per-process cache, recomputed in a background thread when older than their limit (a
+refresh never waits for them, only the very first one does):
 
-The campaign figures that need the whole contacts table (counts by status) and the rules
-(why the rest is not callable now) are "slow figures": computed at most every
-``SLOW_FIGURES_SECONDS`` in a background thread and shown with their age, so a refresh
-never waits for them (only the very first one does). "Callable now" and the reasons come
-from the queue's own calling rules (``calling_rules.check_callable``) applied to a random
-sample of up to ``SAMPLE_SIZE`` waiting contacts per campaign (all of them when fewer) and
-scaled to the campaign: ``CampaignProgress.exact`` says which, ``sampled`` how many.
-A contact the rules allow is callable now only if an operator on the floor speaks its
-language (with nobody on the floor: any enabled operator).
+- today's call figures (``TODAY_FIGURES_SECONDS``): calls, talk and wrap-up time per
+  operator, outcomes, contact rate, appointments and calls per hour per campaign, from the
+  day's attempts along the covering index ``ix_call_attempts_day``;
+- the campaigns' counts (``SLOW_FIGURES_SECONDS``): contacts by status (the whole table),
+  and why the waiting ones are not callable now. These reasons come from the queue's own
+  calling rules (``calling_rules.check_callable``) applied to a random sample of up to
+  ``SAMPLE_SIZE`` waiting contacts per campaign (all of them when fewer) and scaled to
+  the campaign: ``CampaignProgress.exact`` says which, ``sampled`` how many. A contact
+  the rules allow is callable now only if an operator on the floor speaks its language
+  (with nobody on the floor: any enabled operator).
+
+``FloorSnapshot.figures_at`` and ``CampaignProgress.figures_at`` say when each set was
+computed, for the console to show.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ import random
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -60,6 +65,7 @@ log = logging.getLogger(__name__)
 
 SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
 SLOW_FIGURES_SECONDS = 10.0
+TODAY_FIGURES_SECONDS = 5.0
 SAMPLE_SIZE = 200
 IN_CALL_STATES = ("dialing", "talking")
 LOGGED_OUT = "logged_out"
@@ -172,6 +178,7 @@ class FloorSnapshot:
     alerts: tuple[Alert, ...]
     pending_pauses: tuple[PauseRequestView, ...]
     site_stop: SiteStopView | None
+    figures_at: datetime | None = None   # when the day's call figures were computed
 
 
 @dataclass(frozen=True)
@@ -203,15 +210,63 @@ class _CampaignSlow:
 
 @dataclass
 class _Slow:
-    at: float                       # time.monotonic() of the computation
-    computed_at: datetime
-    campaign_ids: frozenset[int]
     campaigns: dict[int, _CampaignSlow]
 
 
-_SLOW_LOCK = threading.Lock()
-_SLOW: dict[str, _Slow] = {}
-_REFRESHING: set[str] = set()
+@dataclass
+class _Entry:
+    at: float                       # time.monotonic() of the computation
+    computed_at: datetime
+    tag: object                     # what the value was computed for (recomputed if it differs)
+    value: Any
+
+
+class _Cache:
+    """Figures too costly for every refresh: kept per database, recomputed in a background
+    thread once older than the caller allows (the caller gets the previous value
+    meanwhile, with its age); computed in the call the first time, when what they are
+    about changed (``tag``), or when the caller allows no age at all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[str, _Entry] = {}
+        self._refreshing: set[str] = set()
+
+    def get(self, key: str, tag: object, max_age: float, *, now: datetime,
+            compute: Callable[[Session, datetime], Any], session: Session) -> _Entry:
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or max_age <= 0 or entry.tag != tag:
+            entry = _Entry(time.monotonic(), now, tag, compute(session, now))
+            with self._lock:
+                self._entries[key] = entry
+            return entry
+        if time.monotonic() - entry.at > max_age:
+            with self._lock:
+                start = key not in self._refreshing
+                self._refreshing.add(key)
+            if start:
+                engine = session.get_bind()
+                threading.Thread(target=self._refresh, name="cellcall-floor-figures",
+                                 args=(engine, key, tag, compute), daemon=True).start()
+        return entry
+
+    def _refresh(self, engine: Engine, key: str, tag: object,
+                 compute: Callable[[Session, datetime], Any]) -> None:
+        try:
+            at = utcnow()
+            with read_session(engine) as session:
+                value = compute(session, at)
+            with self._lock:
+                self._entries[key] = _Entry(time.monotonic(), at, tag, value)
+        except Exception:  # the floor keeps showing the previous figures, with their age
+            log.warning("floor figures not refreshed", exc_info=True)
+        finally:
+            with self._lock:
+                self._refreshing.discard(key)
+
+
+_CACHE = _Cache()
 # Operators known to have passed the newcomer limit (it never goes back), per database.
 _EXPERIENCED: dict[tuple[str, int], set[int]] = defaultdict(set)
 
@@ -279,43 +334,8 @@ def _compute_slow(session: Session, config: Config, now: datetime,
             sample.append((contact.language, None if verdict.callable else verdict.reason))
         session.expunge_all()  # the sampled rows are not needed again: keep memory flat
         result[cid] = _CampaignSlow(dict(counts[cid]), tuple(sample), exact)
-    return _Slow(time.monotonic(), now, campaign_ids, result)
+    return _Slow(result)
 
-
-def _refresh_in_background(engine: Engine, key: str, config: Config,
-                           campaign_ids: frozenset[int]) -> None:
-    try:
-        with read_session(engine) as session:
-            slow = _compute_slow(session, config, utcnow(), campaign_ids)
-        with _SLOW_LOCK:
-            _SLOW[key] = slow
-    except Exception:  # the floor keeps showing the previous figures, with their age
-        log.warning("floor figures not refreshed", exc_info=True)
-    finally:
-        with _SLOW_LOCK:
-            _REFRESHING.discard(key)
-
-
-def _slow_figures(session: Session, config: Config, now: datetime,
-                  campaign_ids: frozenset[int], max_age: float) -> _Slow:
-    engine = session.get_bind()
-    assert isinstance(engine, Engine)
-    key = f"{engine.url}|{config.queue.rules_file}|{config.site}"
-    with _SLOW_LOCK:
-        entry = _SLOW.get(key)
-    if entry is None or max_age <= 0 or entry.campaign_ids != campaign_ids:
-        entry = _compute_slow(session, config, now, campaign_ids)
-        with _SLOW_LOCK:
-            _SLOW[key] = entry
-        return entry
-    if time.monotonic() - entry.at > max_age:
-        with _SLOW_LOCK:
-            start = key not in _REFRESHING
-            _REFRESHING.add(key)
-        if start:
-            threading.Thread(target=_refresh_in_background, name="cellcall-floor-figures",
-                             args=(engine, key, config, campaign_ids), daemon=True).start()
-    return entry
 
 
 # --- today ---------------------------------------------------------------------------------
@@ -324,7 +344,6 @@ class _Today:
     calls: dict[int, int] = field(default_factory=dict)          # operator -> dialled
     talk: dict[int, float] = field(default_factory=dict)         # operator -> seconds
     wrapup: dict[int, float] = field(default_factory=dict)
-    pauses: dict[int, float] = field(default_factory=dict)
     hours: dict[int, list[int]] = field(default_factory=dict)    # campaign -> 24 counts
     dialled: Counter[int] = field(default_factory=Counter)       # campaign -> dialled
     answered: Counter[int] = field(default_factory=Counter)
@@ -342,7 +361,9 @@ def _bind(value: datetime) -> Any:
 
 
 def _today(conn: Connection, *, start: datetime, end: datetime, now: datetime,
-           zone: ZoneInfo, users: Iterable[int]) -> _Today:
+           zone: ZoneInfo) -> _Today:
+    """Today's figures per operator and per campaign (each a grouped query along the
+    covering index of the day's attempts)."""
     today = _Today()
     talked = case((ATTEMPTS.c.answered_at.is_not(None), _SecondsBetween(
         func.coalesce(ATTEMPTS.c.ended_at, _bind(now)), ATTEMPTS.c.answered_at)))
@@ -375,19 +396,24 @@ def _today(conn: Connection, *, start: datetime, end: datetime, now: datetime,
             .where(APPOINTMENTS.c.created_at >= start, APPOINTMENTS.c.created_at < end)
             .group_by(APPOINTMENTS.c.campaign_id)):
         today.appointments[campaign_id] = int(count)
-    wanted = sorted(set(users))
-    if wanted:
-        until = min(end, now)
-        # A pause longer than a day is not one: entries from the day before suffice.
-        for user_id, started, ended in conn.execute(
-                select(ENTRIES.c.user_id, ENTRIES.c.started_at, ENTRIES.c.ended_at).where(
-                    ENTRIES.c.started_at >= start - timedelta(days=1),
-                    ENTRIES.c.started_at < until, ENTRIES.c.kind == TimeEntryKind.PAUSE.value,
-                    ENTRIES.c.user_id.in_(wanted))):
-            seconds = (min(ended or until, until) - max(started, start)).total_seconds()
-            if seconds > 0:
-                today.pauses[user_id] = today.pauses.get(user_id, 0.0) + seconds
     return today
+
+
+def _pauses(conn: Connection, *, start: datetime, end: datetime,
+            now: datetime) -> dict[int, float]:
+    """Seconds paused today per user (a few rows a day per operator: read every refresh,
+    so a pause's time goes on with its timer)."""
+    pauses: dict[int, float] = {}
+    until = min(end, now)
+    # A pause longer than a day is not one: entries from the day before suffice.
+    for user_id, started, ended in conn.execute(
+            select(ENTRIES.c.user_id, ENTRIES.c.started_at, ENTRIES.c.ended_at).where(
+                ENTRIES.c.started_at >= start - timedelta(days=1),
+                ENTRIES.c.started_at < until, ENTRIES.c.kind == TimeEntryKind.PAUSE.value)):
+        seconds = (min(ended or until, until) - max(started, start)).total_seconds()
+        if seconds > 0:
+            pauses[user_id] = pauses.get(user_id, 0.0) + seconds
+    return pauses
 
 
 def _newcomers(conn: Connection, key: str, users: Iterable[int], limit: int) -> set[int]:
@@ -411,8 +437,8 @@ def _connected_capped(conn: Connection, user_id: int, limit: int) -> int:
 
 # --- the snapshot --------------------------------------------------------------------------
 def _station_rows(*, config: Config, now: datetime, today: _Today,
-                  newcomers: set[int], monitors: dict[int, tuple[str, str]],
-                  rows: list[Any]) -> list[StationRow]:
+                  pauses: dict[int, float], newcomers: set[int],
+                  monitors: dict[int, tuple[str, str]], rows: list[Any]) -> list[StationRow]:
     silent_after = config.supervision.silent_after_seconds
     result = []
     for r in rows:
@@ -433,7 +459,7 @@ def _station_rows(*, config: Config, now: datetime, today: _Today,
             calls_today=today.calls.get(uid, 0) if uid is not None else 0,
             talk_seconds=today.talk.get(uid, 0.0) if uid is not None else 0.0,
             wrapup_seconds=today.wrapup.get(uid, 0.0) if uid is not None else 0.0,
-            pause_seconds=today.pauses.get(uid, 0.0) if uid is not None else 0.0,
+            pause_seconds=pauses.get(uid, 0.0) if uid is not None else 0.0,
             newcomer=uid in newcomers if uid is not None else False,
             phone_up=bool(r.phone_up) if r.phone_up is not None else False,
             silent=working and heartbeat is not None
@@ -445,7 +471,7 @@ def _station_rows(*, config: Config, now: datetime, today: _Today,
     return result
 
 
-def _progress(campaigns: list[Any], slow: _Slow, today: _Today,
+def _progress(campaigns: list[Any], slow: _Slow, slow_at: datetime, today: _Today,
               languages: frozenset[str]) -> list[CampaignProgress]:
     result = []
     for c in campaigns:
@@ -484,7 +510,7 @@ def _progress(campaigns: list[Any], slow: _Slow, today: _Today,
             appointments=today.appointments.get(c.id, 0),
             calls_per_hour=tuple(today.hours.get(c.id, [0] * 24)),
             status=c.status, exact=figures.exact if figures is not None else True,
-            sampled=len(sample), figures_at=slow.computed_at))
+            sampled=len(sample), figures_at=slow_at))
     return result
 
 
@@ -538,55 +564,76 @@ def _hhmm(at: datetime, config: Config) -> str:
 
 def floor_snapshot(*, session: Session, actor: Actor, config: Config,
                    now: datetime | None = None,
-                   max_age_seconds: float = SLOW_FIGURES_SECONDS) -> FloorSnapshot:
-    """The whole floor, as plain values. ``max_age_seconds``: how old the slow campaign
-    figures may be (0: compute them now, in this call)."""
+                   max_age_seconds: float | None = None) -> FloorSnapshot:
+    """The whole floor, as plain values.
+
+    Read at every call: the stations' presence (state, time in state, phone, silence),
+    pauses of the day, newcomers, monitor sessions, pause requests, the site stop.
+    Today's call figures (``TODAY_FIGURES_SECONDS``) and the campaigns' counts and
+    reasons (``SLOW_FIGURES_SECONDS``) may be that old, recomputed in the background;
+    ``max_age_seconds`` sets one limit for both (0: compute them now, in this call).
+    ``FloorSnapshot.figures_at`` and ``CampaignProgress.figures_at`` say when they were
+    computed."""
     require_role(actor, SUPERVISORS)
     at = now or utcnow()
     zone = ZoneInfo(config.site.timezone)
     start, end = local_day_bounds(at.astimezone(zone).date(), zone)
     conn = session.connection()
-    rows = list(conn.execute(
-        select(STATIONS.c.id, STATIONS.c.name, PRESENCE.c.user_id, PRESENCE.c.state,
-               PRESENCE.c.state_since, PRESENCE.c.pause_reason, PRESENCE.c.attempt_id,
-               PRESENCE.c.phone_up, PRESENCE.c.heartbeat_at, USERS.c.login,
-               USERS.c.display_name, USERS.c.languages, CAMPAIGNS.c.slug)
-        .select_from(STATIONS.outerjoin(PRESENCE, PRESENCE.c.station_id == STATIONS.c.id)
-                     .outerjoin(USERS, USERS.c.id == PRESENCE.c.user_id)
-                     .outerjoin(CAMPAIGNS, CAMPAIGNS.c.id == PRESENCE.c.campaign_id))
-        .order_by(STATIONS.c.name)))
+    rows = list(conn.execute(_STATIONS))
     present = [r for r in rows if r.user_id is not None and (r.state or LOGGED_OUT) != LOGGED_OUT]
-    users = [r.user_id for r in present]
     languages = frozenset(lang for r in present for lang in (r.languages or ()))
     if not present:
         # Nobody on the floor yet: what the site's operators could call once they come.
-        languages = frozenset(lang for (langs,) in conn.execute(
-            select(USERS.c.languages).where(USERS.c.role == Role.OPERATOR.value,
-                                            USERS.c.disabled.is_(False)))
-            for lang in (langs or ()))
-    today = _today(conn, start=start, end=end, now=at, zone=zone, users=users)
+        languages = frozenset(lang for (langs,) in conn.execute(_OPERATOR_LANGUAGES)
+                              for lang in (langs or ()))
     engine = session.get_bind()
-    newcomers = _newcomers(conn, str(getattr(engine, "url", "")), users,
-                           config.supervision.newcomer_calls)
-    monitors = {sid: (login, mode) for sid, login, mode in conn.execute(
-        select(MONITORS.c.station_id, USERS.c.login, MONITORS.c.mode)
-        .select_from(MONITORS.join(USERS, USERS.c.id == MONITORS.c.supervisor_id))
-        .where(MONITORS.c.ended_at.is_(None)).order_by(MONITORS.c.id))}
-    stations = _station_rows(config=config, now=at, today=today, newcomers=newcomers,
-                             monitors=monitors, rows=rows)
-    campaign_rows = list(conn.execute(
-        select(CAMPAIGNS.c.id, CAMPAIGNS.c.slug, CAMPAIGNS.c.name, CAMPAIGNS.c.status)
-        .where(CAMPAIGNS.c.status.in_([CampaignStatus.ACTIVE.value,
-                                       CampaignStatus.PAUSED.value]))
-        .order_by(CAMPAIGNS.c.slug)))
-    slow = _slow_figures(session, config, at, frozenset(c.id for c in campaign_rows),
-                         max_age_seconds)
-    campaigns = _progress(campaign_rows, slow, today, languages)
+    base = f"{getattr(engine, 'url', '')}|{config.site.timezone}"
+    today_entry = _CACHE.get(
+        f"today|{base}|{start.isoformat()}", None,
+        TODAY_FIGURES_SECONDS if max_age_seconds is None else max_age_seconds, now=at,
+        session=session, compute=lambda s, when: _today(
+            s.connection(), start=start, end=end, now=when, zone=zone))
+    today: _Today = today_entry.value
+    newcomers = _newcomers(conn, str(getattr(engine, "url", "")),
+                           [r.user_id for r in present], config.supervision.newcomer_calls)
+    monitors = {sid: (login, mode) for sid, login, mode in conn.execute(_MONITORS)}
+    stations = _station_rows(config=config, now=at, today=today,
+                             pauses=_pauses(conn, start=start, end=end, now=at),
+                             newcomers=newcomers, monitors=monitors, rows=rows)
+    campaign_rows = list(conn.execute(_CAMPAIGNS))
+    campaign_ids = frozenset(c.id for c in campaign_rows)
+    slow_entry = _CACHE.get(
+        f"slow|{base}|{config.queue.rules_file}|{config.site}", campaign_ids,
+        SLOW_FIGURES_SECONDS if max_age_seconds is None else max_age_seconds, now=at,
+        session=session, compute=lambda s, when: _compute_slow(s, config, when, campaign_ids))
+    campaigns = _progress(campaign_rows, slow_entry.value, slow_entry.computed_at, today,
+                          languages)
     return FloorSnapshot(
         at=at, stations=tuple(stations), campaigns=tuple(campaigns),
         alerts=tuple(_alerts(config, at, stations, campaigns)),
         pending_pauses=site_controls.pending_pauses(session=session, actor=actor),
-        site_stop=site_controls.active_site_stop(session=session))
+        site_stop=site_controls.active_site_stop(session=session),
+        figures_at=today_entry.computed_at)
+
+
+_STATIONS = select(
+    STATIONS.c.id, STATIONS.c.name, PRESENCE.c.user_id, PRESENCE.c.state,
+    PRESENCE.c.state_since, PRESENCE.c.pause_reason, PRESENCE.c.attempt_id,
+    PRESENCE.c.phone_up, PRESENCE.c.heartbeat_at, USERS.c.login, USERS.c.display_name,
+    USERS.c.languages, CAMPAIGNS.c.slug,
+).select_from(STATIONS.outerjoin(PRESENCE, PRESENCE.c.station_id == STATIONS.c.id)
+              .outerjoin(USERS, USERS.c.id == PRESENCE.c.user_id)
+              .outerjoin(CAMPAIGNS, CAMPAIGNS.c.id == PRESENCE.c.campaign_id)
+              ).order_by(STATIONS.c.name)
+_OPERATOR_LANGUAGES = select(USERS.c.languages).where(USERS.c.role == Role.OPERATOR.value,
+                                                     USERS.c.disabled.is_(False))
+_MONITORS = select(MONITORS.c.station_id, USERS.c.login, MONITORS.c.mode).select_from(
+    MONITORS.join(USERS, USERS.c.id == MONITORS.c.supervisor_id)).where(
+    MONITORS.c.ended_at.is_(None)).order_by(MONITORS.c.id)
+_CAMPAIGNS = select(CAMPAIGNS.c.id, CAMPAIGNS.c.slug, CAMPAIGNS.c.name, CAMPAIGNS.c.status
+                    ).where(CAMPAIGNS.c.status.in_([CampaignStatus.ACTIVE.value,
+                                                    CampaignStatus.PAUSED.value])
+                            ).order_by(CAMPAIGNS.c.slug)
 
 
 def operator_figures(*, session: Session, actor: Actor, operator_login: str, config: Config,
