@@ -31,6 +31,7 @@ checked in the database) and the ratios to the floor of the same mode.
     python scripts/bench_claim.py                       # 1,000,000 contacts, 20 s a phase
     python scripts/bench_claim.py --contacts 20000 --seconds 5
     python scripts/bench_claim.py --modes paced --interval 0.5
+    python scripts/bench_claim.py --contacts 200000 --profile 500   # where a claim's time goes
 """
 
 from __future__ import annotations
@@ -227,8 +228,11 @@ def cellcall_worker(db_path: str, login: str, user_id: int, locked: bool, interv
 
 
 def start_time(start: Any) -> float:
-    """Wait for the start signal; the phase's window starts then, for every process."""
-    start.wait()
+    """Say this process is warm, then wait for the start signal; the phase's window
+    starts then, for every process."""
+    ready, go = start
+    ready.release()
+    go.wait()
     return time.monotonic()
 
 
@@ -286,14 +290,20 @@ def floor_worker(db_path: str, user_id: int, campaign_id: int, interval: float,
 def run_phase(name: str, target: Any, args_for: list[tuple[Any, ...]],
               seconds: float) -> PhaseResult:
     ctx = multiprocessing.get_context("fork")
-    start = ctx.Event()
+    ready, go = ctx.Semaphore(0), ctx.Event()
     out = ctx.Queue()
-    procs = [ctx.Process(target=target, args=(*args, seconds, start, out))
+    procs = [ctx.Process(target=target, args=(*args, seconds, (ready, go), out))
              for args in args_for]
     for proc in procs:
         proc.start()
-    time.sleep(1.0 + len(procs) * 0.1)  # every process opens its database and warms up
-    start.set()
+    # Every process opens its database and warms up (its cold claim) before the window
+    # opens: on a loaded machine the last ones may take seconds, and their cold claims
+    # (imports, compiling statements) would otherwise compete with the first timed ones.
+    for _ in procs:
+        if not ready.acquire(timeout=300):
+            raise RuntimeError("a benchmark process did not start")
+    time.sleep(0.5)
+    go.set()
     parts = [out.get(timeout=seconds + 300) for _ in procs]
     for proc in procs:
         proc.join()
@@ -313,6 +323,41 @@ def database_doubles(db_path: Path) -> int:
 
 
 MODES = ("saturated", "paced")
+
+
+def profile(db_path: Path, operator: tuple[str, int], claims: int) -> None:
+    """Where one claim's time goes, in one process with nobody else claiming: wall time
+    per claim, then cProfile's view (which slows every Python call down, so read its
+    proportions rather than its milliseconds)."""
+    import cProfile
+    import pstats
+
+    engine = make_engine(f"sqlite:///{db_path}")
+    actor = Actor(login=operator[0], role=Role.OPERATOR, user_id=operator[1])
+    rules = load_rules(site=SiteConfig(working_hours=("00:00", "24:00")))
+
+    def run(first: int, count: int) -> list[float]:
+        took = []
+        for n in range(first, first + count):
+            begin = time.perf_counter()
+            got = queue.claim(engine=engine, actor=actor, station_id=None,
+                              now=BASE_NOW + timedelta(seconds=n), rules=rules)
+            took.append((time.perf_counter() - begin) * 1000)
+            assert isinstance(got, queue.ClaimedContact), got
+            run_core_write(engine, partial(_complete, contact_id=got.contact_id,
+                                           attempt_id=got.attempt_id))
+        return sorted(took)
+
+    run(0, 20)  # cold: imports, compiled statements, numbering data
+    took = run(20, claims)
+    print(f"{claims} claims, one process: p50 {took[len(took) // 2]:.2f} ms, "
+          f"p90 {took[int(len(took) * 0.9)]:.2f} ms, mean {sum(took) / len(took):.2f} ms")
+    profiler = cProfile.Profile()
+    profiler.enable()
+    run(20 + claims, claims)
+    profiler.disable()
+    pstats.Stats(profiler).sort_stats("cumulative").print_stats(30)
+    engine.dispose()
 
 
 def run_mode(mode: str, db_path: Path, campaign_id: int, operators: list[tuple[str, int]],
@@ -350,6 +395,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-claim-next", dest="claim_next", action="store_false",
                         help="skip the claim_next-in-run_write phases")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON too")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="instead of the phases: N claims (and completions) by one "
+                             "process under cProfile, the top functions printed")
     args = parser.parse_args(argv)
 
     results: dict[str, list[PhaseResult]] = {}
@@ -358,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
         if db_path.exists():
             parser.error(f"{db_path} exists; give a new file")
         campaign_id, operators = build(db_path, args.contacts, args.processes)
+        if args.profile:
+            profile(db_path, operators[0], args.profile)
+            return 0
         for mode in args.modes:
             results[mode] = run_mode(mode, db_path, campaign_id, operators, args)
         db_doubles = database_doubles(db_path)
