@@ -88,8 +88,10 @@ def test_listen_whisper_barge_and_stop_through_the_supervisors_phone(
     phone = SupervisorPhoneDouble()
     app = console_app(site, phone)
     target = station_id(site, "poste-02")
-    run_write(site.engine, lambda s: records.publish_monitor_uri(
-        s, station_id=target, uri=MONITOR_URI))
+    for name in ("poste-02", "poste-03"):
+        ident = station_id(site, name)
+        run_write(site.engine, lambda s, ident=ident: records.publish_monitor_uri(  # type: ignore[misc]
+            s, station_id=ident, uri=MONITOR_URI))
 
     def open_sessions() -> list[MonitorSession]:
         return site.rows(MonitorSession, MonitorSession.station_id == target,

@@ -55,13 +55,20 @@ class CampaignCard(Vertical):
     CampaignCard > Sparkline { height: 2; width: 48; margin-bottom: 0; }
     """
 
+    def __init__(self, progress: CampaignProgress) -> None:
+        super().__init__()
+        self.progress = progress
+
     def compose(self) -> ComposeResult:
-        yield Static(classes="campaign-figures")
-        yield Sparkline([], summary_function=max)
+        yield Static(render_progress(self.progress), classes="campaign-figures")
+        # A day without calls draws a flat line, as it should.
+        yield Sparkline([float(n) for n in self.progress.calls_per_hour], summary_function=max)
 
     def show(self, progress: CampaignProgress) -> None:
+        self.progress = progress
+        if not self.is_mounted:
+            return  # compose shows it
         self.query_one(".campaign-figures", Static).update(render_progress(progress))
-        # A sparkline of 24 zeros draws nothing: it shows a flat line as it should.
         self.query_one(Sparkline).data = [float(n) for n in progress.calls_per_hour]
 
 
@@ -74,23 +81,17 @@ class CampaignProgressList(VerticalScroll):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._slugs: list[str] = []
+        self._slugs: list[str] | None = None
 
     def show(self, campaigns: Sequence[CampaignProgress]) -> None:
         slugs = [c.slug for c in campaigns]
         if slugs != self._slugs:
             self._slugs = slugs
             self.remove_children()
-            cards = [CampaignCard() for _c in campaigns]
-            if not cards:
+            if not campaigns:
                 self.mount(Static(_("No open campaign."), classes="hint"))
                 return
-            self.mount_all(cards)
-            # Filled once mounted (their children exist then).
-            self.call_after_refresh(self._fill, campaigns)
+            self.mount_all([CampaignCard(progress) for progress in campaigns])
             return
-        self._fill(campaigns)
-
-    def _fill(self, campaigns: Sequence[CampaignProgress]) -> None:
         for card, progress in zip(self.query(CampaignCard), campaigns, strict=False):
             card.show(progress)
