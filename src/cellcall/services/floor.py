@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Float, and_, case, func, literal, select
+from sqlalchemy import ColumnElement, Float, and_, case, func, literal, or_, select
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -67,6 +67,7 @@ SUPERVISORS = (Role.SUPERVISOR, Role.ADMIN)
 SLOW_FIGURES_SECONDS = 10.0
 TODAY_FIGURES_SECONDS = 5.0
 SAMPLE_SIZE = 200
+_PACE_SECONDS = 0.0005
 IN_CALL_STATES = ("dialing", "talking")
 LOGGED_OUT = "logged_out"
 PAUSED = "paused"
@@ -233,11 +234,11 @@ class _Cache:
         self._refreshing: set[str] = set()
 
     def get(self, key: str, tag: object, max_age: float, *, now: datetime,
-            compute: Callable[[Session, datetime], Any], session: Session) -> _Entry:
+            compute: Callable[[Session, datetime, bool], Any], session: Session) -> _Entry:
         with self._lock:
             entry = self._entries.get(key)
         if entry is None or max_age <= 0 or entry.tag != tag:
-            entry = _Entry(time.monotonic(), now, tag, compute(session, now))
+            entry = _Entry(time.monotonic(), now, tag, compute(session, now, False))
             with self._lock:
                 self._entries[key] = entry
             return entry
@@ -252,11 +253,11 @@ class _Cache:
         return entry
 
     def _refresh(self, engine: Engine, key: str, tag: object,
-                 compute: Callable[[Session, datetime], Any]) -> None:
+                 compute: Callable[[Session, datetime, bool], Any]) -> None:
         try:
             at = utcnow()
             with read_session(engine) as session:
-                value = compute(session, at)
+                value = compute(session, at, True)
             with self._lock:
                 self._entries[key] = _Entry(time.monotonic(), at, tag, value)
         except Exception:  # the floor keeps showing the previous figures, with their age
@@ -296,7 +297,7 @@ def _probe_sample(conn: Connection, campaign_id: int, low: int, high: int,
 
 
 def _compute_slow(session: Session, config: Config, now: datetime,
-                  campaign_ids: frozenset[int]) -> _Slow:
+                  campaign_ids: frozenset[int], background: bool = False) -> _Slow:
     conn = session.connection()
     counts: dict[int, dict[str, int]] = defaultdict(dict)
     spans: dict[int, tuple[int, int]] = {}
@@ -326,6 +327,10 @@ def _compute_slow(session: Session, config: Config, now: datetime,
             exact = False
         sample: list[tuple[str, str | None]] = []
         for contact_id in ids:
+            if background:
+                # Let the console's refresh thread have the interpreter between two
+                # contacts: it never waits long behind this pure-Python work.
+                time.sleep(_PACE_SECONDS)
             contact = session.get(Contact, contact_id)
             if contact is None:
                 continue
@@ -409,7 +414,8 @@ def _pauses(conn: Connection, *, start: datetime, end: datetime,
     for user_id, started, ended in conn.execute(
             select(ENTRIES.c.user_id, ENTRIES.c.started_at, ENTRIES.c.ended_at).where(
                 ENTRIES.c.started_at >= start - timedelta(days=1),
-                ENTRIES.c.started_at < until, ENTRIES.c.kind == TimeEntryKind.PAUSE.value)):
+                ENTRIES.c.started_at < until, ENTRIES.c.kind == TimeEntryKind.PAUSE.value,
+                or_(ENTRIES.c.ended_at.is_(None), ENTRIES.c.ended_at > start))):
         seconds = (min(ended or until, until) - max(started, start)).total_seconds()
         if seconds > 0:
             pauses[user_id] = pauses.get(user_id, 0.0) + seconds
@@ -591,7 +597,7 @@ def floor_snapshot(*, session: Session, actor: Actor, config: Config,
     today_entry = _CACHE.get(
         f"today|{base}|{start.isoformat()}", None,
         TODAY_FIGURES_SECONDS if max_age_seconds is None else max_age_seconds, now=at,
-        session=session, compute=lambda s, when: _today(
+        session=session, compute=lambda s, when, _bg: _today(
             s.connection(), start=start, end=end, now=when, zone=zone))
     today: _Today = today_entry.value
     newcomers = _newcomers(conn, str(getattr(engine, "url", "")),
@@ -605,7 +611,8 @@ def floor_snapshot(*, session: Session, actor: Actor, config: Config,
     slow_entry = _CACHE.get(
         f"slow|{base}|{config.queue.rules_file}|{config.site}", campaign_ids,
         SLOW_FIGURES_SECONDS if max_age_seconds is None else max_age_seconds, now=at,
-        session=session, compute=lambda s, when: _compute_slow(s, config, when, campaign_ids))
+        session=session, compute=lambda s, when, bg: _compute_slow(s, config, when,
+                                                                   campaign_ids, bg))
     campaigns = _progress(campaign_rows, slow_entry.value, slow_entry.computed_at, today,
                           languages)
     return FloorSnapshot(
