@@ -149,25 +149,26 @@ def test_a_site_stop_shows_on_the_station_and_nothing_dials(site: Site) -> None:
     drive(app, scenario)
 
 
-def test_the_supervisor_mark_shows_only_where_the_site_wants_it(site: Site) -> None:
-    for shown in (True, False):
-        site.configure("supervision", show_monitor_mark=shown)
-        app = site.app()
-        seen: list[str] = []
+@pytest.mark.parametrize("shown", [True, False], ids=["mark", "no-mark"])
+def test_the_supervisor_mark_shows_only_where_the_site_wants_it(site: Site,
+                                                               shown: bool) -> None:
+    site.configure("supervision", show_monitor_mark=shown)
+    app = site.app()
+    seen: list[str] = []
 
-        async def scenario(pilot: Pilot[Any]) -> None:
-            await log_in_operator(pilot)
-            await dial_and_answer(pilot, site.phone)
-            site.phone.emit(events.MonitorChanged(active=True, mode="whisper"))
-            await settle(pilot)
-            seen.append(bar_text(pilot.app))
-            site.phone.emit(events.MonitorChanged(active=False, mode=None))
-            await settle(pilot)
-            seen.append(bar_text(pilot.app))
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await log_in_operator(pilot)
+        await dial_and_answer(pilot, site.phone)
+        site.phone.emit(events.MonitorChanged(active=True, mode="whisper"))
+        await settle(pilot)
+        seen.append(bar_text(pilot.app))
+        site.phone.emit(events.MonitorChanged(active=False, mode=None))
+        await settle(pilot)
+        seen.append(bar_text(pilot.app))
 
-        drive(app, scenario)
-        assert ("supervisor on the line" in seen[0]) is shown
-        assert "supervisor on the line" not in seen[1]
+    drive(app, scenario)
+    assert ("supervisor on the line" in seen[0]) is shown
+    assert "supervisor on the line" not in seen[1]
 
 
 def test_the_operator_reads_their_own_coaching_notes_and_nothing_else(site: Site) -> None:
