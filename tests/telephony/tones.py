@@ -56,3 +56,18 @@ def shares(path: Path, freqs: tuple[float, ...], *, skip_s: float = 0.3) -> dict
     step = rate // 40
     body = body[:len(body) - len(body) % step]
     return {f: tone_share(body, rate, f) for f in freqs}
+
+
+def peak_shares(path: Path, freqs: tuple[float, ...], *, window_s: float = 0.5,
+                skip_s: float = 0.3) -> dict[float, float]:
+    """The largest share of each tone in any ``window_s`` slice of the file: a tone heard
+    for a moment of a long recording (whatever the machine's load made of the rest)."""
+    samples, rate = read_wav(path)
+    body = samples[int(skip_s * rate):]
+    size = int(window_s * rate) // (rate // 40) * (rate // 40)
+    best = dict.fromkeys(freqs, 0.0)
+    for start in range(0, len(body) - size + 1, size):
+        window = body[start:start + size]
+        for f in freqs:
+            best[f] = max(best[f], tone_share(window, rate, f))
+    return best
