@@ -440,6 +440,7 @@ class SipPhone:
         self._agent_recorder: Any = None
         self._site_stop: tuple[int, str] | None = None
         self._next_stop_poll = 0.0
+        self._stop_poll_failing = False
 
     # --- the Phone API (any thread) --------------------------------------------------------
     def subscribe(self, listener: Callable[[object], None]) -> None:
@@ -1320,8 +1321,11 @@ class SipPhone:
         try:
             stop = records.active_site_stop(self.engine)
         except Exception:
-            log.exception("reading the site stop failed")
+            if not self._stop_poll_failing:  # once per outage, not four times a second
+                log.exception("reading the site stop failed")
+            self._stop_poll_failing = True
             return
+        self._stop_poll_failing = False
         was, self._site_stop = self._site_stop, stop
         if (stop is None) != (was is None):
             self._emit(ev.SiteStopChanged(stop is not None, stop[1] if stop else ""))
