@@ -242,9 +242,10 @@ class Workstation:
         self.user: LoggedIn | None = None
         self.current: queue.ClaimedContact | None = None
         self._script_cache: dict[tuple[str, str], scripts.CallScript] = {}
-        # What the floor shows: whether the agent leg (desk phone) and the PBX are up, and
-        # when the operator's shift started (set by the screen from the phone's events).
+        # Whether the agent leg (desk phone) and the PBX are up, for the floor: the screen
+        # sets it from the phone's events (set_phone_up, or heartbeat(phone_up=...)).
         self.phone_up = True
+        # When this operator's shift began here: orders older than that are not theirs.
         self.session_started_at: datetime | None = None
         self.pending_pause: site_controls.PauseRequestView | None = None
         self._inline = threading.local()
