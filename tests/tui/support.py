@@ -26,10 +26,11 @@ import pytest
 from rich.console import Console
 from sqlalchemy.engine import Engine
 from sqlmodel import select
+from syrupy import SnapshotAssertion
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import Input, OptionList
+from textual.widgets import Input, OptionList, TextArea
 
 import cellcall
 from cellcall.config import Config, load_config
@@ -342,3 +343,33 @@ def screen_text(app: App[Any]) -> str:
 
 def visible_widgets(app: App[Any]) -> list[Widget]:
     return list(app.screen.query("*"))
+
+
+# --- snapshots ------------------------------------------------------------------------------
+SIZES = ((80, 24), (120, 40))
+
+
+class Shots:
+    """Pictures of one session, by name; compared once the session is over."""
+
+    def __init__(self) -> None:
+        self.pictures: dict[str, str] = {}
+
+    async def take(self, pilot: Pilot[Any], name: str) -> None:
+        app = pilot.app
+        for width, height in SIZES:
+            await pilot.resize_terminal(width, height)
+            await settle(pilot)
+            for text_field in [*app.screen.query(Input), *app.screen.query(TextArea)]:
+                text_field.cursor_blink = False
+            await pilot.wait_for_scheduled_animations()
+            await pilot.pause()
+            self.pictures[f"{name}-{width}x{height}"] = app.export_screenshot(
+                title="cellcall", simplify=True)
+        await pilot.resize_terminal(*SIZES[0])
+        await settle(pilot)
+
+    def check(self, svg: SnapshotAssertion) -> None:
+        mismatched = [name for name, picture in self.pictures.items()
+                      if svg(name=name) != picture]
+        assert not mismatched, f"snapshots differ: {mismatched} (see pytest --snapshot-update)"

@@ -19,7 +19,7 @@ from pytest_textual_snapshot import SVGImageExtension
 from sqlmodel import select
 from syrupy import SnapshotAssertion
 from textual.pilot import Pilot
-from textual.widgets import Input, Select, TextArea
+from textual.widgets import Select
 
 from cellcall.db import run_write, unit_of_work
 from cellcall.models.users import Role, User, UserCreate
@@ -32,7 +32,9 @@ from cellcall.tui.screens.objections import ObjectionsScreen
 from cellcall.tui.screens.pause import PauseScreen
 from cellcall.tui.screens.workstation import WorkstationScreen
 from tui.support import (
+    SIZES,
     STATION,
+    Shots,
     Site,
     choose_outcome,
     current_contact,
@@ -48,8 +50,6 @@ from tui.support import (
     wait_until,
 )
 
-SIZES = ((80, 24), (120, 40))
-
 
 @pytest.fixture
 def svg(snapshot: SnapshotAssertion) -> SnapshotAssertion:
@@ -63,32 +63,6 @@ def english_site(site: Site) -> Iterator[Site]:
             user.ui_language = "en"
             session.add(user)
     yield site
-
-
-class Shots:
-    """Pictures of one session, by name; compared once the session is over."""
-
-    def __init__(self) -> None:
-        self.pictures: dict[str, str] = {}
-
-    async def take(self, pilot: Pilot[Any], name: str) -> None:
-        app = pilot.app
-        for width, height in SIZES:
-            await pilot.resize_terminal(width, height)
-            await settle(pilot)
-            for field in [*app.screen.query(Input), *app.screen.query(TextArea)]:
-                field.cursor_blink = False
-            await pilot.wait_for_scheduled_animations()
-            await pilot.pause()
-            self.pictures[f"{name}-{width}x{height}"] = app.export_screenshot(
-                title="cellcall", simplify=True)
-        await pilot.resize_terminal(*SIZES[0])
-        await settle(pilot)
-
-    def check(self, svg: SnapshotAssertion) -> None:
-        mismatched = [name for name, picture in self.pictures.items()
-                      if svg(name=name) != picture]
-        assert not mismatched, f"snapshots differ: {mismatched} (see pytest --snapshot-update)"
 
 
 # --- login ----------------------------------------------------------------------------------

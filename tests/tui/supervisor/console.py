@@ -53,3 +53,12 @@ async def refreshed(pilot: Pilot[Any]) -> FloorScreen:
 def notified(app: Any, text: str) -> bool:
     """Whether a notification (a toast) holding ``text`` was shown."""
     return any(text in note.message for note in app._notifications)
+
+
+async def hold_the_floor(pilot: Pilot[Any]) -> None:
+    """Stop the floor's one-second refresh (pictures: a refresh landing between a resize and
+    the picture would repaint half a table); the data is frozen anyway."""
+    timer = floor_screen(pilot.app).refresh_timer
+    assert timer is not None
+    timer.pause()
+    await settle(pilot)

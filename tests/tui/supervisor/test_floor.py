@@ -22,6 +22,7 @@ from cellcall.telephony import events, records
 from cellcall.tui.screens.supervisor.confirm import ConfirmScreen, ReasonScreen
 from cellcall.tui.screens.supervisor.floor import FloorScreen
 from cellcall.tui.screens.supervisor.operator import ModuleTable, OperatorScreen
+from cellcall.tui.screens.supervisor.station_menu import StationMenuScreen
 from cellcall.tui.widgets.floor_tables import AlertTable, PauseRequestTable, StationTable
 from floor_world import PASSWORD, expected_states
 from tui.phone_double import SupervisorPhoneDouble
@@ -57,7 +58,7 @@ def test_the_floor_shows_every_station_its_alerts_and_the_pending_pause(
         assert states == expected_states()
         text = screen_text(app)
         for shown in ("poste-01", "Paused (meal)", "Talking", "Wrap-up", "Dialing", "silent",
-                      "10/12 stations staffed", "7 alerts", "1 pause requests"):
+                      "staffed: 10/12", "alerts: 7", "pause requests: 1"):
             assert shown in text, shown
         await pilot.press("3")
         await settle(pilot)
@@ -251,8 +252,20 @@ def test_coaching_an_operator_figures_training_and_a_note(floor_site: Site) -> N
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await log_in_supervisor(pilot, "chef", PASSWORD)
+        # Enter opens the station's menu: what this station allows, with each key.
+        await select_station(pilot, site, "poste-03")
+        await pilot.press("enter")
+        await wait_for_screen(pilot, StationMenuScreen, "the station's menu")
+        offered = [a for a, _k, _l in app.screen.actions]  # type: ignore[attr-defined]
+        assert offered == ["operator", "force_logout"]  # ready: nothing to listen to
+        await pilot.press("escape")
+        await wait_for_screen(pilot, FloorScreen, "back on the floor")
         await select_station(pilot, site, "poste-05")
-        await pilot.press("c")
+        await pilot.press("enter")
+        await wait_for_screen(pilot, StationMenuScreen, "the station's menu")
+        offered = [a for a, _k, _l in app.screen.actions]  # type: ignore[attr-defined]
+        assert offered == ["listen", "whisper", "barge", "operator", "force_logout"]
+        await pilot.press("down", "down", "down", "enter")
         await wait_for_screen(pilot, OperatorScreen, "the operator's screen")
         await wait_until(pilot, lambda: "Contact rate" in screen_text(app), "the figures")
         text = screen_text(app)

@@ -36,12 +36,13 @@ from cellcall.tui.screens.workstation import WorkstationScreen
 from tui.support import Site, drive, log_in_operator, settle, station_state
 
 # Every key the console binds (but F9, the station's own objection list), and the palette's.
-CONSOLE_KEYS = ("l", "w", "b", "x", "o", "c", "a", "r", "f2", "1", "2", "3", "4",
+CONSOLE_KEYS = ("enter", "l", "w", "b", "x", "o", "c", "a", "r", "f2", "1", "2", "3", "4",
                 "ctrl+e", "ctrl+o", "ctrl+s", "ctrl+p")
 CONSOLE_ACTIONS = (
     "screen.listen", "screen.whisper", "screen.barge", "screen.stop_monitor",
     "screen.force_logout", "screen.site_stop", "screen.lift_stop", "screen.approve_pause",
     "screen.refuse_pause", "screen.recordings", "screen.timesheets", "screen.operator",
+    "screen.station_menu",
     "app.push_screen('floor')", "app.switch_screen('floor')", "app.switch_mode('floor')",
     "app.command_palette",
 )

@@ -46,6 +46,9 @@ def render_own_notes(notes: list[CoachingNoteView], zone: ZoneInfo) -> Renderabl
             head.append("  ")
             head.append(_("new"), style="bold yellow")
         parts.extend([head, literal(note.text, keep_newlines=True), Text("")])
+    for part in parts:
+        if isinstance(part, Text):
+            part.end = "\n"  # literal texts end without one (for inline use)
     return Group(*parts)
 
 

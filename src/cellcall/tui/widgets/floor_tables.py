@@ -48,6 +48,10 @@ class KeyedTable(DataTable[Cell]):
         return self._keys[self.cursor_row]
 
     def set_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]]) -> None:
+        for _key, cells in rows:
+            for cell in cells:
+                if isinstance(cell, Text):
+                    cell.end = ""  # a trailing newline would shift the cell by one column
         keys = [key for key, _cells in rows]
         if keys == self._keys:
             # Same rows: update the cells in place (no flicker, the cursor stays).

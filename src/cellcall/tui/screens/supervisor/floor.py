@@ -17,6 +17,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
+from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header, Static, TabbedContent, TabPane
 
 from cellcall.i18n import _
@@ -50,6 +51,7 @@ TABS = ("stations", "campaigns", "alerts", "pauses")
 
 # The actions each tab offers (the footer shows only these); the others are everywhere.
 ACTIONS_BY_TAB: dict[str, frozenset[str]] = {
+    "station_menu": frozenset({"stations"}),
     "listen": frozenset({"stations"}),
     "whisper": frozenset({"stations"}),
     "barge": frozenset({"stations"}),
@@ -61,13 +63,16 @@ ACTIONS_BY_TAB: dict[str, frozenset[str]] = {
 
 
 def _floor_bindings() -> list[BindingType]:
+    # The station's own actions have keys of their own, listed in its menu (Enter): the
+    # footer keeps to what fits 80 columns.
     return [
-        Binding("l", "listen", _("Listen"), id="floor.listen"),
-        Binding("w", "whisper", _("Whisper"), id="floor.whisper"),
-        Binding("b", "barge", _("Barge"), id="floor.barge"),
+        Binding("enter", "station_menu", _("Actions"), id="floor.station_menu"),
+        Binding("l", "listen", _("Listen"), show=False, id="floor.listen"),
+        Binding("w", "whisper", _("Whisper"), show=False, id="floor.whisper"),
+        Binding("b", "barge", _("Barge"), show=False, id="floor.barge"),
         Binding("x", "stop_monitor", _("Stop listening"), id="floor.stop_monitor"),
-        Binding("o", "force_logout", _("Force logout"), id="floor.force_logout"),
-        Binding("c", "operator", _("Coaching"), id="floor.operator"),
+        Binding("o", "force_logout", _("Force logout"), show=False, id="floor.force_logout"),
+        Binding("c", "operator", _("Coaching"), show=False, id="floor.operator"),
         Binding("a", "approve_pause", _("Approve"), id="floor.approve_pause"),
         Binding("r", "refuse_pause", _("Refuse"), id="floor.refuse_pause"),
         Binding("f2", "recordings", _("Recordings"), id="floor.recordings"),
@@ -89,20 +94,21 @@ def summary_line(snapshot: FloorSnapshot, user_name: str) -> Text:
         counts[row.state] = counts.get(row.state, 0) + 1
     text = Text(no_wrap=True, overflow="ellipsis", end="")
     text.append_text(literal(user_name, style="bold"))
+    # What needs the supervisor first: at 80 columns the end of the line may not show.
     text.append(" · ")
-    text.append(_("{n}/{total} stations staffed").format(n=len(working),
-                                                          total=len(snapshot.stations)))
-    parts = [(_("talking"), counts.get("talking", 0) + counts.get("dialing", 0)),
+    text.append(_("alerts: {n}").format(n=len(snapshot.alerts)),
+                style="bold red" if snapshot.alerts else "")
+    text.append(" · ")
+    text.append(_("pause requests: {n}").format(n=len(snapshot.pending_pauses)),
+                style="bold yellow" if snapshot.pending_pauses else "")
+    text.append(" · ")
+    text.append(_("staffed: {n}/{total}").format(n=len(working),
+                                                  total=len(snapshot.stations)))
+    parts = [(_("in a call"), counts.get("talking", 0) + counts.get("dialing", 0)),
              (_("paused"), counts.get("paused", 0)),
              (_("wrap-up"), counts.get("wrap_up", 0))]
     for label, n in parts:
-        text.append(f" · {n} {label}")
-    text.append(" · ")
-    text.append(_("{n} alerts").format(n=len(snapshot.alerts)),
-                style="bold red" if snapshot.alerts else "")
-    text.append(" · ")
-    text.append(_("{n} pause requests").format(n=len(snapshot.pending_pauses)),
-                style="bold yellow" if snapshot.pending_pauses else "")
+        text.append(f" · {label}: {n}")
     return text
 
 
@@ -126,6 +132,7 @@ class FloorScreen(ConsoleScreen):
     def __init__(self, user: LoggedIn) -> None:
         super().__init__()
         self.user = user
+        self.refresh_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -141,13 +148,13 @@ class FloorScreen(ConsoleScreen):
                 yield AlertTable(id="alerts-table")
             with TabPane(_("4 Pause requests"), id="pauses"):
                 yield PauseRequestTable(id="pauses-table")
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one("#site-stop-banner").display = False
         self.query_one("#monitor-line").display = False
         self.refresh_floor()
-        self.set_interval(1.0, self.refresh_floor)
+        self.refresh_timer = self.set_interval(1.0, self.refresh_floor)
         self.query_one(StationTable).focus()
 
     # --- the floor, every second ----------------------------------------------------------
@@ -396,7 +403,31 @@ class FloorScreen(ConsoleScreen):
     # --- other screens --------------------------------------------------------------------
     @on(DataTable.RowSelected, "#stations-table")
     def _station_chosen(self) -> None:
-        self.action_operator()
+        self.action_station_menu()
+
+    def action_station_menu(self) -> None:
+        from cellcall.tui.screens.supervisor.station_menu import (
+            StationMenuScreen,
+            station_actions,
+        )
+
+        row = self.selected_station()
+        if row is None:
+            return
+        ticket = self.monitoring
+        actions = station_actions(
+            logged_in=row.operator_login is not None, in_call=row.state == "talking",
+            monitoring_here=ticket is not None and ticket.station_id == row.station_id)
+        title = literal(row.station_name, style="bold")
+        if row.operator_name:
+            title.append(" · ")
+            title.append_text(literal(row.operator_name))
+        self.app.push_screen(StationMenuScreen(title, actions),
+                             callback=self._station_action_chosen)
+
+    def _station_action_chosen(self, action: object) -> None:
+        if isinstance(action, str):
+            getattr(self, f"action_{action}")()
 
     def action_operator(self) -> None:
         from cellcall.tui.screens.supervisor.operator import OperatorScreen

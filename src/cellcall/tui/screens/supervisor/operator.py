@@ -51,6 +51,14 @@ def _operator_bindings() -> list[BindingType]:
     ]
 
 
+def one_per_line(parts: list[RenderableType]) -> list[RenderableType]:
+    """``literal`` and ``labelled`` texts end without a newline (for inline use)."""
+    for part in parts:
+        if isinstance(part, Text):
+            part.end = "\n"
+    return parts
+
+
 def render_figures(figures: OperatorFigures) -> RenderableType:
     """The coaching figures of ``floor.operator_figures``: for the supervisor only."""
     lines: list[RenderableType] = [
@@ -70,7 +78,7 @@ def render_figures(figures: OperatorFigures) -> RenderableType:
         lines.append(Text(_("Outcomes"), style="bold underline"))
         for key, count in figures.outcomes:
             lines.append(Text.assemble("  ", literal(key), f"  {count}"))
-    return Group(*lines)
+    return Group(*one_per_line(lines))
 
 
 class ScoreTable(KeyedTable):
@@ -116,7 +124,7 @@ def render_notes(notes: list[CoachingNoteView], zone: Any) -> RenderableType:
         parts.append(head)
         parts.append(literal(note.text, keep_newlines=True))
         parts.append(Text(""))
-    return Group(*parts)
+    return Group(*one_per_line(parts))
 
 
 class OperatorScreen(ConsoleScreen):

@@ -111,7 +111,7 @@ class RecordingsScreen(ConsoleScreen):
         with Horizontal(id="recording-filters"):
             yield Select[str]([], prompt=_("Any operator"), id="filter-operator")
             yield Select[str]([], prompt=_("Any campaign"), id="filter-campaign")
-            yield Input(placeholder=_("Day YYYY-MM-DD"), id="filter-day", max_length=10)
+            yield Input(placeholder=_("YYYY-MM-DD"), id="filter-day", max_length=10)
             yield Select[str]([], prompt=_("Any outcome"), id="filter-outcome")
         yield RecordingTable(id="recordings-table")
         with Horizontal(id="playback"):

@@ -110,7 +110,9 @@ class ScorecardScreen(ConsoleScreen):
                       classes="criterion-comment", max_length=500),
                 classes="criterion")
             rows.append(row)
-            rows.append(Static("", id=f"error-{criterion.key}", classes="criterion-error"))
+            error = Static("", id=f"error-{criterion.key}", classes="criterion-error")
+            error.display = False
+            rows.append(error)
         await box.mount_all(rows)
         if self.criteria:
             self.query_one(f"#points-{self.criteria[0].key}", Input).focus()
@@ -123,8 +125,9 @@ class ScorecardScreen(ConsoleScreen):
         typed = {c.key: self.query_one(f"#points-{c.key}", Input).value for c in self.criteria}
         points, errors = check_points(self.criteria, typed)
         for criterion in self.criteria:
-            self.query_one(f"#error-{criterion.key}", Static).update(
-                Text(errors.get(criterion.key, ""), style="bold red"))
+            line = self.query_one(f"#error-{criterion.key}", Static)
+            line.update(Text(errors.get(criterion.key, ""), style="bold red"))
+            line.display = criterion.key in errors
         if errors:
             self._error(_("Some criteria need a valid score."))
             return

@@ -68,7 +68,8 @@ class TimesheetTable(KeyedTable):
     def show(self, rows: list[TimesheetRow]) -> None:
         reasons = sorted({reason for row in rows for reason in row.pause_seconds})
         labels = [_("Operator"), _("Period"), _("Work"),
-                  *[pause_reason_text(r) for r in reasons], _("Gross pay")]
+                  *[_("Technical") if r == "technical" else pause_reason_text(r)
+                    for r in reasons], _("Gross pay")]
         table: list[tuple[str, list[str | Text]]] = []
         for row in rows:
             table.append((f"{row.operator_login}:{row.period_label}", [
