@@ -65,6 +65,7 @@ class SupervisorPhoneDouble:
         self.tickets: list[object] = []  # the monitor calls placed
         self.modes: list[str] = []  # the mode changes of the running call
         self.mode_tickets: list[object] = []
+        self.operators: list[object | None] = []
         self.stopped_monitors = 0
         self.played: list[int] = []
         self.playback: list[str] = []
@@ -77,6 +78,9 @@ class SupervisorPhoneDouble:
 
     def stop(self) -> None:
         self.stopped = True
+
+    def set_operator(self, operator: object | None) -> None:
+        self.operators.append(operator)
 
     def monitor(self, ticket: object) -> None:
         self.tickets.append(ticket)

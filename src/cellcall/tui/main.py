@@ -77,6 +77,15 @@ def _make_phone(config: Config, engine: Engine, station: str | None,
     return phone_for_station(config=config, engine=engine, station=station, demo=demo)
 
 
+def _make_supervisor_phone(config: Config, engine: Engine, demo: bool,
+                           phone: Phone | None) -> SupervisorPhone | None:
+    """The process's one engine serves the supervisor too (a new one only at a terminal
+    without a station's phone)."""
+    from cellcall.telephony.factory import supervisor_phone
+
+    return supervisor_phone(config=config, engine=engine, demo=demo, phone=phone)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -97,7 +106,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                                  busy_timeout_ms=config.database.busy_timeout_ms)
             require_current_schema(engine)
         phone = _make_phone(config, engine, station, args.demo)
-        app = build_app(config=config, engine=engine, station=station, phone=phone)
+        app = build_app(config=config, engine=engine, station=station, phone=phone,
+                        supervisor_phone=_make_supervisor_phone(config, engine, args.demo,
+                                                                phone))
     except CellcallError as exc:
         print(_("cellcall: {error}").format(error=exc), file=sys.stderr)
         return 1

@@ -188,9 +188,16 @@ class WorkstationScreen(CellcallScreen):
         panel.show(self._walker, self._variables())
 
     # --- shift --------------------------------------------------------------------------
+    def _tell_phone_who(self, actor: object | None) -> None:
+        # The engine refuses to dial an attempt someone else claimed (engines that know).
+        setter = getattr(self.app.phone, "set_operator", None)  # type: ignore[attr-defined]
+        if setter is not None:
+            setter(actor)
+
     @work(thread=True, exclusive=True, exit_on_error=False, group="station")
     def start_shift(self) -> None:
         self.station.start_shift()
+        self.app.call_from_thread(self._tell_phone_who, self.station.actor)
         self.app.call_from_thread(self._enter, StationState.READY)
         self.app.call_from_thread(self._update_worked)
         self.app.call_from_thread(self._poll_notes)
@@ -479,6 +486,7 @@ class WorkstationScreen(CellcallScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="station")
     def action_logout(self) -> None:
         self.station.logout()
+        self.app.call_from_thread(self._tell_phone_who, None)
         self.app.call_from_thread(self.app.back_to_login)  # type: ignore[attr-defined]
 
     def on_service_failed(self, message: ServiceFailed) -> None:
@@ -527,6 +535,7 @@ class WorkstationScreen(CellcallScreen):
             self.action_hangup()
             return
         self._stop_countdown()
+        self._tell_phone_who(None)
         self.app.back_to_login()  # type: ignore[attr-defined]
         self.app.notify(_("A supervisor logged this station out."), severity="warning",
                         timeout=30)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, cast
 from zoneinfo import ZoneInfo
 
 from cellcall.tui.screens.base import CellcallScreen
@@ -10,6 +10,7 @@ from cellcall.tui.screens.supervisor.desk import SupervisorDesk
 
 if TYPE_CHECKING:
     from cellcall.services.workstation import Workstation
+    from cellcall.telephony.phone import SupervisorPhone
 
 
 class ConsoleScreen(CellcallScreen):
@@ -30,6 +31,6 @@ class ConsoleScreen(CellcallScreen):
         return ZoneInfo(self.station.config.site.timezone)
 
     @property
-    def phone(self) -> Any:
-        """The supervisor's phone (``SupervisorPhone``), or None when there is none."""
-        return getattr(self.app, "supervisor_phone", None)
+    def phone(self) -> SupervisorPhone | None:
+        """The supervisor's phone, or None when the site has no telephony."""
+        return cast("SupervisorPhone | None", getattr(self.app, "supervisor_phone", None))

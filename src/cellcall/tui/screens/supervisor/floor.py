@@ -151,6 +151,9 @@ class FloorScreen(ConsoleScreen):
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
+        if self.phone is not None:
+            # The engine plays recordings and places monitor calls for this user only.
+            self.phone.set_operator(self.station.actor)
         self.query_one("#site-stop-banner").display = False
         self.query_one("#monitor-line").display = False
         self.refresh_floor()
@@ -459,6 +462,9 @@ class FloorScreen(ConsoleScreen):
             self.desk.end_monitor(ticket.monitor_id)
             if self.phone is not None:
                 self.app.call_from_thread(self.phone.stop_monitor)
+        if self.phone is not None:
+            self.app.call_from_thread(self.phone.stop_playback)
+            self.app.call_from_thread(self.phone.set_operator, None)
         self.station.logout()
         self.app.call_from_thread(self.app.back_to_login)  # type: ignore[attr-defined]
 
