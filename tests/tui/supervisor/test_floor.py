@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlmodel import col
 from textual.pilot import Pilot
 from textual.widgets import Button, Input, Static
@@ -184,18 +185,20 @@ def test_force_logout_asks_first_then_orders_the_station(floor_site: Site) -> No
     assert command.kind == "force_logout" and command.done_at is None
 
 
-def test_a_pause_request_is_approved_or_refused(floor_site: Site) -> None:
+@pytest.mark.parametrize("key,status", [("a", "approved"), ("r", "refused")])
+def test_a_pause_request_is_approved_or_refused(floor_site: Site, key: str,
+                                                status: str) -> None:
     site = floor_site
     app = console_app(site)
 
     async def scenario(pilot: Pilot[Any]) -> None:
         screen = await log_in_supervisor(pilot, "chef", PASSWORD)
+        assert screen.check_action("approve_pause", ()) is False  # not on this tab
         await pilot.press("4")
         await settle(pilot)
         assert screen.check_action("approve_pause", ()) is True
-        await pilot.press("a")
-        await wait_until(pilot, lambda: site.one(PauseRequest).status == "approved",
-                         "approved")
+        await pilot.press(key)
+        await wait_until(pilot, lambda: site.one(PauseRequest).status == status, status)
         screen = await refreshed(pilot)
         assert screen.query_one(PauseRequestTable).row_count == 0
         assert "4 Pause requests (0)" in screen_text(app)
@@ -204,7 +207,21 @@ def test_a_pause_request_is_approved_or_refused(floor_site: Site) -> None:
     request = site.one(PauseRequest)
     assert request.decided_by is not None
     [order] = site.rows(StationCommand, StationCommand.kind == "pause_decision")
-    assert order.payload["approved"] is True
+    assert order.payload["approved"] is (status == "approved")
+
+
+def test_a_new_alert_is_announced(floor_site: Site) -> None:
+    site = floor_site
+    app = console_app(site)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await log_in_supervisor(pilot, "chef", PASSWORD)
+        assert not app._notifications  # the alerts already there are listed, not announced
+        site.clock.advance(minutes=20)  # poste-08's technical pause grows long
+        await refreshed(pilot)
+        assert notified(app, "Station poste-08")
+
+    drive(app, scenario, size=(120, 40))
 
 
 def test_site_stop_needs_a_reason_and_a_confirmation_then_shows_a_banner(

@@ -37,6 +37,7 @@ from cellcall.tui.widgets.floor_tables import (
     AlertTable,
     PauseRequestTable,
     StationTable,
+    alert_kind_label,
     local_time,
 )
 from cellcall.tui.widgets.literal import literal
@@ -133,6 +134,7 @@ class FloorScreen(ConsoleScreen):
         super().__init__()
         self.user = user
         self.refresh_timer: Timer | None = None
+        self._known_alerts: set[tuple[str, str | None, str | None]] | None = None
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -183,6 +185,18 @@ class FloorScreen(ConsoleScreen):
         tabs.get_tab("pauses").label = _("4 Pause requests ({n})").format(
             n=len(snapshot.pending_pauses))
         self.site_stop = snapshot.site_stop
+        self._announce(snapshot)
+
+    def _announce(self, snapshot: FloorSnapshot) -> None:
+        """A new alert is shown at once (a toast), whatever tab is open; the first read
+        only takes note of what is there already."""
+        keys = {(a.kind, a.station_name, a.campaign_slug): a for a in snapshot.alerts}
+        if self._known_alerts is not None:
+            for key, alert in keys.items():
+                if key not in self._known_alerts:
+                    self.notify(inert(alert.text), title=alert_kind_label(alert.kind),
+                                severity="warning", timeout=10)
+        self._known_alerts = set(keys)
 
     def watch_site_stop(self, stop: SiteStopView | None) -> None:
         banner = self.query_one("#site-stop-banner", Static)
