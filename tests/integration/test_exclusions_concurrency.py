@@ -61,14 +61,17 @@ def test_an_excluded_contact_never_reaches_its_operator(engine: Engine, db_path:
     engine.dispose()
 
     ctx = multiprocessing.get_context("spawn")
-    start = ctx.Event()
+    start, ready = ctx.Event(), ctx.Semaphore(0)
     results: multiprocessing.Queue[tuple[str, list[int], str]] = ctx.Queue()
     # Both ways of claiming race each other, the excluded operator's included.
     procs = [ctx.Process(target=_claimer, args=(f"sqlite:///{db_path}", op.login,
-                                                op.user_id, i % 2 == 0, start, results))
+                                                op.user_id, i % 2 == 0, start, results,
+                                                ready))
              for i, op in enumerate(operators)]
     for proc in procs:
         proc.start()
+    for _ in procs:  # all started together, so that the excluded operator is in the race
+        assert ready.acquire(timeout=120)
     start.set()
     collected = {login: got for login, got, _reason in
                  (results.get(timeout=240) for _ in procs)}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections import Counter
-from multiprocessing.synchronize import Event
+from multiprocessing.synchronize import Event, Semaphore
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +38,15 @@ def _complete(session: Any, claimed: queue.ClaimedContact) -> None:
 
 
 def _claimer(db_url: str, login: str, user_id: int, optimistic: bool, start: Event,
-             results: multiprocessing.Queue[tuple[str, list[int], str]]) -> None:
+             results: multiprocessing.Queue[tuple[str, list[int], str]],
+             ready: Semaphore | None = None) -> None:
     engine = make_engine(db_url)
     actor = Actor(login=login, role=Role.OPERATOR, user_id=user_id)
     rules = open_rules()
     got: list[int] = []
     last_reason = ""
+    if ready is not None:  # imported and connected: the parent may start everyone at once
+        ready.release()
     start.wait(60)
     for _ in range(CONTACTS * 4):
         if optimistic:
