@@ -19,7 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session, select
+from sqlalchemy import update
+from sqlmodel import Session, col, select
 
 from cellcall.config import Config, load_config
 from cellcall.db import make_engine, read_session, run_write
@@ -97,13 +98,14 @@ def site(tmp_path: Path) -> Iterator[tuple[Path, Path, Config]]:
             os.kill(pid, 9)
 
 
-def start_station(tmp_path: Path, db: Path, config_file: Path, station: str) -> Terminal:
+def start_station(tmp_path: Path, db: Path, config_file: Path,
+                  station: str | None) -> Terminal:
     exe = Path(sys.executable).parent / "cellcall"
     env = {"CELLCALL_DATA_DIR": str(tmp_path), "CELLCALL_LANG": "en",
            "PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path),
-           "TERM": "xterm-256color"}
-    return Terminal([str(exe), "--db", str(db), "--config", str(config_file),
-                     "--station", station], env)
+           "TERM": "xterm-256color", "CELLCALL_STATION": ""}
+    where = ["--station", station] if station else []
+    return Terminal([str(exe), "--db", str(db), "--config", str(config_file), *where], env)
 
 
 def log_in(term: Terminal, login: str) -> None:
@@ -116,34 +118,54 @@ def log_in(term: Terminal, login: str) -> None:
     term.keys("Enter")
 
 
+def row_of(screen: str, station: str) -> str:
+    """The line of the supervisor's floor table that shows ``station``."""
+    return next((line for line in screen.splitlines() if station in line), "")
+
+
 def test_three_operator_sessions_appear_on_the_floor(
         site: tuple[Path, Path, Config], tmp_path: Path) -> None:
     db, config_file, config = site
     watcher = Floor(db, config)
     assert {s: v[0] for s, v in watcher.states().items()} == dict.fromkeys(
         STATIONS, "logged_out")
+    # The supervisor's console too, in its own terminal (no station: a monitoring
+    # terminal without telephony), in English.
+    run_write(watcher.engine, lambda s: s.execute(
+        update(User).where(col(User.login) == "chef").values(ui_language="en",
+                                                              must_change_password=False)))
     terms: list[Terminal] = []
     try:
-        for station in STATIONS:
-            terms.append(start_station(tmp_path, db, config_file, station))
+        console = start_station(tmp_path, db, config_file, None)
+        terms.append(console)
+        log_in(console, "chef")
+        console.wait_for(lambda s: "Stations" in s and "poste-03" in s, "the floor")
+        operators = [start_station(tmp_path, db, config_file, station) for station in STATIONS]
+        terms.extend(operators)
         # Each operator logs in: a contact in preview (its number masked) on their screen.
-        for n, term in enumerate(terms, start=1):
+        for n, term in enumerate(operators, start=1):
             log_in(term, f"op{n:02d}")
-        for n, (term, station) in enumerate(zip(terms, STATIONS, strict=True), start=1):
+        for n, (term, station) in enumerate(zip(operators, STATIONS, strict=True), start=1):
             term.wait_for(lambda s: "••" in s and "f5" in s, f"{station} in preview")
             watcher.shows(station, "preview", f"op{n:02d}")
+            console.wait_for(lambda s, at=station: "Preview" in row_of(s, at),  # type: ignore[misc]
+                             f"{station} in preview on the console")
 
         # poste-02 pauses (a technical problem: no approval needed).
-        terms[1].keys("F8")
-        terms[1].wait_for(lambda s: "esc" in s and "f5" not in s, "the pause menu")
-        terms[1].keys("Down", "Down", "Down", "Enter")
-        terms[1].wait_for(lambda s: "f8" in s and "••" not in s, "poste-02 paused")
+        operators[1].keys("F8")
+        operators[1].wait_for(lambda s: "esc" in s and "f5" not in s, "the pause menu")
+        operators[1].keys("Down", "Down", "Down", "Enter")
+        operators[1].wait_for(lambda s: "f8" in s and "••" not in s, "poste-02 paused")
         watcher.shows("poste-02", "paused", "op02")
+        console.wait_for(lambda s: "Paused (technical)" in row_of(s, "poste-02"),
+                         "poste-02 paused on the console")
 
         # poste-03 logs out: the login screen again, and an empty station on the floor.
-        terms[2].keys("F10")
-        terms[2].wait_for(lambda s: "Password" in s and "Log in" in s, "poste-03 left")
+        operators[2].keys("F10")
+        operators[2].wait_for(lambda s: "Password" in s and "Log in" in s, "poste-03 left")
         watcher.shows("poste-03", "logged_out", None)
+        console.wait_for(lambda s: "Logged out" in row_of(s, "poste-03"),
+                         "poste-03 empty on the console")
 
         # The stations still working keep their heartbeat: none turns silent.
         time.sleep(config.supervision.silent_after_seconds + 1)

@@ -26,6 +26,12 @@ if TYPE_CHECKING:
 Cell = str | Text
 
 
+def _signature(cell: Cell) -> object:
+    if isinstance(cell, Text):
+        return (cell.plain, str(cell.style), tuple(cell.spans))
+    return cell
+
+
 class KeyedTable(DataTable[Cell]):
     """A DataTable whose rows are replaced wholesale, its cursor kept on the same key."""
 
@@ -36,6 +42,8 @@ class KeyedTable(DataTable[Cell]):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True)
         self._keys: list[str] = []
+        # What each row shows now, to update only the cells that changed.
+        self._shown: dict[str, tuple[object, ...]] = {}
 
     def set_columns(self, *labels: str) -> None:
         self.clear(columns=True)
@@ -54,16 +62,25 @@ class KeyedTable(DataTable[Cell]):
                     cell.end = ""  # a trailing newline would shift the cell by one column
         keys = [key for key, _cells in rows]
         if keys == self._keys:
-            # Same rows: update the cells in place (no flicker, the cursor stays).
+            # Same rows: update the cells that changed, in place (no flicker, the cursor
+            # stays), and let their columns widen (a station that was empty fills up).
             for key, cells in rows:
-                for column, value in zip(self.columns, cells, strict=False):
-                    self.update_cell(key, column, value)
+                before = self._shown.get(key, ())
+                for index, (column, value) in enumerate(
+                        zip(self.columns, cells, strict=False)):
+                    seen = _signature(value)
+                    if index < len(before) and before[index] == seen:
+                        continue
+                    self.update_cell(key, column, value, update_width=True)
+                self._shown[key] = tuple(_signature(value) for value in cells)
             return
         selected = self.selected_key
         self.clear()
         for key, cells in rows:
             self.add_row(*cells, key=key)
         self._keys = keys
+        self._shown = {key: tuple(_signature(value) for value in cells)
+                       for key, cells in rows}
         if selected in keys:
             self.move_cursor(row=keys.index(selected), animate=False)
 
