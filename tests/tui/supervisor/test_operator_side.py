@@ -104,7 +104,8 @@ def test_a_break_waits_for_the_supervisors_answer(site: Site) -> None:
         await wait_until(pilot, lambda: site.rows(PauseRequest, PauseRequest.status
                                                   == "pending"), "the request")
         await settle(pilot)
-        return site.one(PauseRequest, PauseRequest.status == "pending")
+        request: PauseRequest = site.one(PauseRequest, PauseRequest.status == "pending")
+        return request
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await log_in_operator(pilot)
@@ -112,12 +113,12 @@ def test_a_break_waits_for_the_supervisors_answer(site: Site) -> None:
         assert station_state(app) == StationState.PREVIEW  # the work goes on meanwhile
         assert "Pause requested" in screen_text(app)
         run_write(site.engine, lambda s: site_controls.decide_pause(
-            session=s, actor=supervisor(site), request_id=request.id, approve=False))
+            session=s, actor=supervisor(site), request_id=request.id or 0, approve=False))
         await wait_until(pilot, lambda: "was refused" in screen_text(app), "refused")
         assert station_state(app) == StationState.PREVIEW
         request = await ask_break(pilot)
         run_write(site.engine, lambda s: site_controls.decide_pause(
-            session=s, actor=supervisor(site), request_id=request.id, approve=True))
+            session=s, actor=supervisor(site), request_id=request.id or 0, approve=True))
         await wait_until(pilot, lambda: station_state(app) == StationState.PAUSED, "paused")
         await settle(pilot)
         assert "Paused" in bar_text(app)

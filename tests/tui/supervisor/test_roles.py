@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 from textual.command import CommandPalette
 from textual.pilot import Pilot
 
@@ -79,7 +79,7 @@ def test_the_console_is_out_of_an_operators_reach(site: Site) -> None:
 
 
 def operator_actor(session: Session, login: str) -> Actor:
-    user = session.execute(select(User).where(User.login == login)).scalar_one()
+    user = session.execute(select(User).where(col(User.login) == login)).scalar_one()
     assert user.role == Role.OPERATOR
     return Actor(login=user.login, role=Role.OPERATOR, user_id=user.id)
 
@@ -189,7 +189,7 @@ def test_the_consoles_desk_with_an_operators_actor_is_refused(floor_site: Site) 
     assert count(site, AuditEvent) == before
     # The same desk with the supervisor's actor works (the refusals are the role's).
     with read_session(site.engine) as session:
-        chef = session.execute(select(User).where(User.login == "chef")).scalar_one()
+        chef = session.execute(select(User).where(col(User.login) == "chef")).scalar_one()
     boss = SupervisorDesk(engine=site.engine, config=site.config,
                           actor=lambda: Actor(login="chef", role=Role.SUPERVISOR,
                                               user_id=chef.id))
