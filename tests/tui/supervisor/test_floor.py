@@ -152,6 +152,10 @@ def test_the_engine_ending_the_monitor_call_closes_the_session(floor_site: Site)
                                               reason="The call is over."))
         await wait_until(pilot, lambda: screen.monitoring is None, "the session closes")
         await settle(pilot)
+        # What the engine refuses is said on the console.
+        phone.emit(events.EngineError("Your phone is disconnected."))
+        await wait_until(pilot, lambda: notified(app, "Your phone is disconnected."),
+                         "the engine's refusal")
 
     drive(app, scenario, size=(120, 40))
     assert not site.rows(MonitorSession, MonitorSession.station_id == target,

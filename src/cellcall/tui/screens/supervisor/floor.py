@@ -319,6 +319,10 @@ class FloorScreen(ConsoleScreen):
 
     def on_phone_event_message(self, message: PhoneEventMessage) -> None:
         event = message.event
+        if isinstance(event, phone_events.EngineError):
+            # The floor is at the bottom of every console screen: it says it once.
+            self.notify(inert(event.message), severity="error", timeout=10)
+            return
         if isinstance(event, phone_events.MonitorStateChanged):
             ticket = self.monitoring
             if not event.active and ticket is not None:
