@@ -20,6 +20,7 @@ from cellcall.models.floor import (
 from cellcall.models.quality import CoachingNote, TrainingRecord
 from cellcall.models.users import Station
 from cellcall.telephony import events, records
+from cellcall.tui.screens.login import LoginScreen
 from cellcall.tui.screens.supervisor.confirm import ConfirmScreen, ReasonScreen
 from cellcall.tui.screens.supervisor.floor import FloorScreen
 from cellcall.tui.screens.supervisor.operator import ModuleTable, OperatorScreen
@@ -130,6 +131,11 @@ def test_listen_whisper_barge_and_stop_through_the_supervisors_phone(
         await wait_until(pilot, lambda: notified(app, "Station poste-03 is not in a call"),
                          "the refusal")
         assert len(phone.tickets) == 1
+        # The engine serves the logged-in supervisor only, and nobody after the logout.
+        assert [getattr(o, "login", None) for o in phone.operators] == ["chef"]
+        await pilot.press("f10")
+        await wait_for_screen(pilot, LoginScreen, "the login screen")
+        assert phone.operators[-1] is None
 
     drive(app, scenario, size=(120, 40))
 

@@ -162,6 +162,14 @@ class FloorScreen(ConsoleScreen):
         self.refresh_timer = self.set_interval(1.0, self.refresh_floor)
         self.query_one(StationTable).focus()
 
+    def on_unmount(self) -> None:
+        # Whatever way the console closes (logout, the idle lock's logout): the engine hangs
+        # up the monitor call (and closes its session row itself) and forgets the user.
+        if self.phone is not None:
+            if self.monitoring is not None:
+                self.phone.stop_monitor()
+            self.phone.set_operator(None)
+
     # --- the floor, every second ----------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="floor")
     def refresh_floor(self) -> None:
