@@ -26,9 +26,11 @@ from cellcall.tui.widgets.state_bar import StateBar
 from tui.support import (
     STATION,
     Site,
+    choose_outcome,
     dial_and_answer,
     drive,
     log_in_operator,
+    remote_hang_up,
     screen_text,
     settle,
     station_state,
@@ -122,6 +124,33 @@ def test_a_break_waits_for_the_supervisors_answer(site: Site) -> None:
         await wait_until(pilot, lambda: station_state(app) == StationState.PAUSED, "paused")
         await settle(pilot)
         assert "Paused" in bar_text(app)
+
+    drive(app, scenario)
+
+
+def test_a_break_approved_during_a_call_starts_after_it(site: Site) -> None:
+    site.configure("supervision", pause_needs_approval=True)
+    app = site.app()
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await log_in_operator(pilot)
+        await pilot.press("f8")
+        await wait_for_screen(pilot, PauseScreen, "the pause menu")
+        await pilot.press("enter")  # a break
+        await wait_until(pilot, lambda: site.rows(PauseRequest), "the request")
+        await settle(pilot)
+        attempt_id = await dial_and_answer(pilot, site.phone)
+        request = site.one(PauseRequest)
+        run_write(site.engine, lambda s: site_controls.decide_pause(
+            session=s, actor=supervisor(site), request_id=request.id or 0, approve=True))
+        await wait_until(pilot, lambda: "starts after this call" in screen_text(app),
+                         "approved, later")
+        assert station_state(app) == StationState.TALKING
+        await remote_hang_up(pilot, site.phone, attempt_id)
+        await choose_outcome(pilot, "not_interested")
+        await pilot.press("ctrl+s")
+        await wait_until(pilot, lambda: station_state(app) == StationState.PAUSED,
+                         "paused after the call")
 
     drive(app, scenario)
 

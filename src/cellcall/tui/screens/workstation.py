@@ -108,6 +108,7 @@ class WorkstationScreen(CellcallScreen):
         self._pending_wrap_up: object | None = None
         self._site_stop: SiteStopActive | None = None
         self._unread_notes = 0
+        self._approved_pause: int | None = None
 
     @property
     def station(self) -> Workstation:
@@ -546,7 +547,10 @@ class WorkstationScreen(CellcallScreen):
                         "supervisor."))
         elif order.started:
             self._paused()
-        else:
+        elif order.request_id != self._approved_pause and self.station.clock.state in (
+                StationState.DIALING, StationState.TALKING, StationState.WRAP_UP):
+            # The order comes with every heartbeat until the call is over: said once.
+            self._approved_pause = order.request_id
             self._say(_("Pause approved: it starts after this call."))
 
     # --- coaching notes (own only, read-only) -----------------------------------------------
