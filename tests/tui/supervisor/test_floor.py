@@ -85,6 +85,30 @@ def test_the_floor_shows_every_station_its_alerts_and_the_pending_pause(
     drive(app, scenario, size=(120, 40))
 
 
+def test_an_alert_leads_to_its_station(floor_site: Site) -> None:
+    app = console_app(floor_site)
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        screen = await log_in_supervisor(pilot, "chef", PASSWORD)
+        await pilot.press("3")
+        await settle(pilot)
+        alerts = screen.query_one(AlertTable)
+        assert alerts.has_focus
+        kinds = [a.kind for a in screen.snapshot.alerts]  # type: ignore[union-attr]
+        alerts.move_cursor(row=kinds.index("newcomer_call"))
+        await pilot.press("enter")
+        await settle(pilot)
+        assert screen.active_tab == "stations"
+        row = screen.selected_station()
+        assert row is not None and row.station_name == "poste-05" and row.newcomer
+        # From there, Enter offers to listen.
+        await pilot.press("enter")
+        await wait_for_screen(pilot, StationMenuScreen, "the station's menu")
+        assert app.screen.actions[0][0] == "listen"  # type: ignore[attr-defined]
+
+    drive(app, scenario, size=(80, 24))
+
+
 def test_listen_whisper_barge_and_stop_through_the_supervisors_phone(
         floor_site: Site) -> None:
     site = floor_site

@@ -55,6 +55,10 @@ class KeyedTable(DataTable[Cell]):
             return None
         return self._keys[self.cursor_row]
 
+    def row_index_of(self, key: str) -> int:
+        """Where the row of ``key`` is (the first row when it is gone)."""
+        return self._keys.index(key) if key in self._keys else 0
+
     def set_rows(self, rows: Sequence[tuple[str, Sequence[Cell]]]) -> None:
         for _key, cells in rows:
             for cell in cells:

@@ -430,6 +430,23 @@ class FloorScreen(ConsoleScreen):
         self.post_message(Done(_("Site stop lifted.")))
 
     # --- other screens --------------------------------------------------------------------
+    @on(DataTable.RowSelected, "#alerts-table")
+    def _alert_chosen(self) -> None:
+        """Enter on an alert goes to its station (a newcomer's call: listen from there)."""
+        alerts = self.snapshot.alerts if self.snapshot is not None else ()
+        table = self.query_one(AlertTable)
+        if not 0 <= table.cursor_row < len(alerts):
+            return
+        name = alerts[table.cursor_row].station_name
+        row = next((s for s in self.snapshot.stations if s.station_name == name), None) \
+            if self.snapshot is not None and name else None
+        if row is None:
+            return
+        self.action_show_tab("stations")
+        stations = self.query_one(StationTable)
+        stations.move_cursor(row=stations.row_index_of(str(row.station_id)))
+        stations.focus()
+
     @on(DataTable.RowSelected, "#stations-table")
     def _station_chosen(self) -> None:
         self.action_station_menu()
