@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import socket
@@ -361,6 +362,31 @@ def test_registers_with_digest_and_unregisters_at_stop(
     trace = registrar.trace()
     assert 'Authorization: Digest username="station1"' in trace
     assert "Expires: 0" in trace
+
+
+def test_an_unreachable_registrar_is_retried_with_a_growing_wait(
+        site: Site, make_phone: MakePhone, sipp: MakeSipp) -> None:
+    registrar = sipp("registrar").start("uas_register_unavailable.xml", "-m", "4")
+    handle = make_phone(registrar=f"sip:127.0.0.1:{registrar.port}", domain="127.0.0.1",
+                        trunk_pattern="sip:{e164}@127.0.0.1:9",
+                        register_retry_first_s=0.4, register_retry_s=1)
+    failures = []
+    for _try in range(3):
+        failed = handle.events.wait_for(ev.RegistrationChanged, registered=False)
+        failures.append((time.monotonic(), failed))
+    back = handle.events.wait_for(ev.RegistrationChanged, registered=True)
+    back_at = time.monotonic()
+    # Each 503 is announced with the wait before the next try: doubling, then capped.
+    assert [f.retry_in_s for _t, f in failures] == [0.4, 0.8, 1.0]
+    assert all("503" in f.reason for _t, f in failures)
+    assert back.registered
+    times = [t for t, _f in failures] + [back_at]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    for gap, wait in zip(gaps, [0.4, 0.8, 1.0], strict=True):
+        assert gap >= wait - 0.15, gaps  # never earlier than announced
+    handle.phone.stop()
+    assert registrar.wait() == 0  # four REGISTERs, then the un-REGISTER at stop
+    assert registrar.trace().count("REGISTER sip:") == 5
 
 
 def test_wrong_password_leaves_the_station_unregistered_and_unable_to_dial(

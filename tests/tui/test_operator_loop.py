@@ -146,12 +146,16 @@ def test_phone_trouble_is_shown_and_a_refused_dial_keeps_the_contact(site: Site)
         await settle(pilot)
         assert _("PHONE DISCONNECTED") not in screen_text(app)
         # An unreachable PBX is shown the same way until it registers again.
-        phone.emit(events.RegistrationChanged(registered=False, reason="PBX unreachable"))
+        phone.emit(events.RegistrationChanged(registered=False, reason="503 Unreachable",
+                                              retry_in_s=20.0))
         await settle(pilot)
         assert _("PHONE DISCONNECTED") in screen_text(app)
+        assert _("The telephone exchange does not answer; next try in {seconds} s.").format(
+            seconds=20) in screen_text(app)
         phone.emit(events.RegistrationChanged(registered=True, reason="200 OK"))
         await settle(pilot)
         assert _("PHONE DISCONNECTED") not in screen_text(app)
+        assert _("The telephone exchange answers again.") in screen_text(app)
 
     drive(app, scenario)
 

@@ -41,8 +41,11 @@ class TelephonyConfig:
     account only (mode 0600 or 0400)."""
     register_expires_s: int = 300
     """Registration lifetime asked for; the engine re-registers before it runs out."""
+    register_retry_first_s: float = 5.0
+    """Wait before the first retry after a failed registration; each further retry waits
+    twice as long as the one before, up to ``register_retry_s``."""
     register_retry_s: int = 60
-    """Retry interval after a failed registration (the first retry comes after 5 s)."""
+    """Longest wait between two registration retries while the PBX is unreachable."""
     trunk_pattern: str = ""
     """How a number becomes a SIP URI, e.g. ``sip:{e164}@pbx.example:5060``; empty means
     this station cannot place customer calls."""

@@ -430,6 +430,9 @@ class SipPhone:
         self._customer: _CustomerCall | None = None
         self._agent = _AgentLeg(config.agent_leg)
         self._registered: bool | None = None
+        self._reg_retry_at: float | None = None
+        self._stopping = False  # no registration retry once the engine is closing
+        self._reg_backoff = float(config.register_retry_first_s)
         self._domain = ""
         self._loopback_account: _Account | None = None
         self.monitor_uri = ""
@@ -687,8 +690,9 @@ class SipPhone:
         if register and cfg.registrar:
             acfg.regConfig.registrarUri = cfg.registrar
             acfg.regConfig.timeoutSec = cfg.register_expires_s
-            acfg.regConfig.retryIntervalSec = cfg.register_retry_s
-            acfg.regConfig.firstRetryIntervalSec = min(5, cfg.register_retry_s)
+            # pjsua only knows a fixed retry interval: the engine retries itself, with
+            # a growing wait (see _on_reg_state), so a PBX coming back is not flooded.
+            acfg.regConfig.retryIntervalSec = 0
             acfg.regConfig.unregWaitMsec = 1000
         if cfg.account_user and self._settings.secret:
             acfg.sipConfig.authCreds.append(pj.AuthCredInfo(
@@ -1337,9 +1341,21 @@ class SipPhone:
 
     def _on_reg_state(self, code: int, reason: str, expiration: int) -> None:
         registered = 200 <= code < 300 and expiration > 0
+        text = f"{code} {reason}".strip()
+        if not 200 <= code < 300 and not self._stopping:
+            cfg = self._settings.config
+            wait = self._reg_backoff
+            self._reg_retry_at = time.monotonic() + wait
+            self._reg_backoff = min(wait * 2, float(cfg.register_retry_s))
+            self._registered = False
+            self._emit(ev.RegistrationChanged(False, text, retry_in_s=wait))
+            return
+        if registered:
+            self._reg_backoff = float(self._settings.config.register_retry_first_s)
+            self._reg_retry_at = None
         if registered != self._registered:
             self._registered = registered
-            self._emit(ev.RegistrationChanged(registered, f"{code} {reason}".strip()))
+            self._emit(ev.RegistrationChanged(registered, text))
 
     def _on_call_state(self, key: int, state: int, status: int, reason: str) -> None:
         call = self._calls.get(key)
@@ -1487,14 +1503,26 @@ class SipPhone:
                 elif not cc.warned and left <= cfg.call_time_warning_s:
                     cc.warned = True
                     self._emit(ev.CallTimeWarning(cc.attempt_id, max(1, round(left))))
+        if self._reg_retry_at is not None and now >= self._reg_retry_at:
+            self._retry_registration()
         agent = self._agent
         if agent.mode == "desk_phone" and agent.call is None and agent.retry_at is not None \
                 and now >= agent.retry_at:
             agent.retry_at = None
             self._call_desk_phone()
 
+    def _retry_registration(self) -> None:
+        self._reg_retry_at = None
+        if self._main_account is None:
+            return
+        try:
+            self._main_account.setRegistration(True)
+        except pj.Error as exc:  # e.g. no route to the registrar: wait longer, try again
+            self._on_reg_state(503, _pj_text(exc), 0)
+
     # --- shutdown --------------------------------------------------------------------------
     def _shutdown(self) -> None:
+        self._stopping = True
         try:
             self._stop_playback()
             self._hangup_monitor_out()

@@ -53,10 +53,13 @@ class AgentLegChanged:
 
 @dataclass(frozen=True)
 class RegistrationChanged:
-    """The station's SIP account is (or is no longer) registered with the PBX."""
+    """The station's SIP account is (or is no longer) registered with the PBX.
+
+    Sent on every failed try too, with the wait before the next one."""
 
     registered: bool
     reason: str
+    retry_in_s: float | None = None
 
 
 @dataclass(frozen=True)

@@ -326,9 +326,14 @@ class WorkstationScreen(CellcallScreen):
             return
         if isinstance(event, phone_events.RegistrationChanged):
             # An unreachable PBX stops calls just like a dropped desk phone does.
-            self._registered = event.registered
+            was_registered, self._registered = self._registered, event.registered
             bar.phone_up = self._agent_leg_up and self._registered
             self.station.set_phone_up(bar.phone_up)
+            if event.retry_in_s is not None:
+                self._say(_("The telephone exchange does not answer; next try in {seconds} s.")
+                          .format(seconds=round(event.retry_in_s)))
+            elif event.registered and not was_registered:
+                self._say(_("The telephone exchange answers again."))
             return
         if isinstance(event, phone_events.MonitorChanged):
             bar.monitored = event.active and self.station.config.supervision.show_monitor_mark
