@@ -109,13 +109,7 @@ def start_station(tmp_path: Path, db: Path, config_file: Path,
 
 
 def log_in(term: Terminal, login: str) -> None:
-    term.wait_for(lambda s: "Password" in s and "Log in" in s, "the login screen")
-    term.type(login)
-    term.wait_for(lambda s: login in s, "the login typed")
-    term.keys("Enter")
-    term.type(PASSWORD)
-    term.wait_for(lambda s: "•" * len(PASSWORD) in s, "the password typed")
-    term.keys("Enter")
+    term.log_in(login, PASSWORD)
 
 
 def row_of(screen: str, station: str) -> str:
