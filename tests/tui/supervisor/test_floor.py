@@ -16,6 +16,7 @@ from cellcall.models.floor import (
     PauseRequest,
     SiteStop,
     StationCommand,
+    StationPresence,
 )
 from cellcall.models.quality import CoachingNote, TrainingRecord
 from cellcall.models.users import Station
@@ -217,6 +218,29 @@ def test_force_logout_asks_first_then_orders_the_station(floor_site: Site) -> No
     drive(app, scenario, size=(120, 40))
     [command] = site.rows(StationCommand, StationCommand.station_id == target)
     assert command.kind == "force_logout" and command.done_at is None
+
+
+def test_force_logout_of_a_silent_station_clears_it_at_once(floor_site: Site) -> None:
+    """poste-09 has not been heard from for 20 minutes: nobody will obey the order, so the
+    console's force logout shows it logged out and closes its operator's time at once."""
+    site = floor_site
+    app = console_app(site)
+    target = station_id(site, "poste-09")
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await log_in_supervisor(pilot, "chef", PASSWORD)
+        await select_station(pilot, site, "poste-09")
+        await pilot.press("o")
+        await wait_for_screen(pilot, ConfirmScreen, "the confirmation")
+        app.screen.query_one("#confirm-yes", Button).press()
+        await wait_for_screen(pilot, FloorScreen, "back on the floor")
+        await wait_until(pilot, lambda: site.rows(StationCommand,
+                                                  StationCommand.station_id == target),
+                         "the order")
+
+    drive(app, scenario, size=(120, 40))
+    [presence] = site.rows(StationPresence, StationPresence.station_id == target)
+    assert presence.state == "logged_out" and presence.user_id is None
 
 
 @pytest.mark.parametrize("key,status", [("a", "approved"), ("r", "refused")])

@@ -77,8 +77,11 @@ class SupervisorDesk:
 
     def force_logout(self, station_id: int) -> None:
         actor = self.actor
-        self._write(lambda s: site_controls.force_logout(session=s, actor=actor,
-                                                          station_id=station_id))
+        # A silent station will never obey: the service clears it at once.
+        silent_after = self.config.supervision.silent_after_seconds
+        self._write(lambda s: site_controls.force_logout(
+            session=s, actor=actor, station_id=station_id,
+            silent_after_seconds=silent_after))
 
     def decide_pause(self, request_id: int, approve: bool) -> None:
         actor = self.actor
