@@ -167,6 +167,17 @@ def test_operators_log_in_only_within_the_working_hours(
         assert chef.login("chef", PASSWORD).role == Role.SUPERVISOR
 
 
+def test_a_station_locked_past_closing_time_does_not_unlock(
+        world: FloorWorld, clock: FrozenClock) -> None:
+    clock.at = datetime(2026, 11, 17, 17, 50, tzinfo=UTC)  # 18:50 in Paris
+    ws = Workstation(engine=world.engine, config=world.config, station_name="poste-05")
+    ws.login("op05", PASSWORD)
+    assert ws.unlock(PASSWORD).login == "op05"  # before closing time: back to work
+    clock.at += timedelta(minutes=15)  # 19:05: the site is closed
+    with pytest.raises(LoginRefusedError, match="working hours only"):
+        ws.unlock(PASSWORD)
+
+
 # --- assignments ---------------------------------------------------------------------------
 def test_assignment_errors_write_nothing(world: FloorWorld) -> None:
     chef = world.supervisor

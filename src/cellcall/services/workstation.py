@@ -425,11 +425,12 @@ class Workstation:
         return user
 
     def unlock(self, password: str) -> LoggedIn:
-        """After an idle lock: only the same user may come back."""
+        """After an idle lock: only the same user may come back, and an operator only
+        while the login gate would let them in (a lock past closing time stays locked)."""
         if self.user is None:
             raise PermissionDeniedError(_("Nobody is logged in."))
         return auth.authenticate(engine=self.engine, login=self.user.login, password=password,
-                                 security=self.config.security)
+                                 security=self.config.security, gate=self._gate)
 
     def change_password(self, old: str, new: str) -> None:
         if self.user is None:
