@@ -218,19 +218,31 @@ def test_a_due_callback_is_screened_too(world: World) -> None:
     assert (got.contact_id, got.callback_id) == (called_back, callback)
 
 
-def test_a_personal_callback_stays_with_nobody_else(world: World) -> None:
-    """Excluded from its own operator's callback: the contact is not handed to others
-    either (a personal callback is that operator's), and the operator is told nothing."""
+def test_a_personal_callback_goes_to_anyone_once_its_operator_is_excluded(
+        world: World) -> None:
+    """Excluded from their own personal callback, the operator may no longer take it and
+    nobody else could: the exclusion makes it a callback for anyone (audited), without a
+    word to the operator. Their other personal callbacks stay theirs."""
     campaign = world.campaign("c")
     ana, bob = world.operator("ana"), world.operator("bob")
     contact = world.contact(campaign, postal_code="13001", status="pending", attempts=1,
                             next_attempt_at=WED_11 - timedelta(minutes=1))
-    world.callback(contact, WED_11 - timedelta(minutes=1), personal=ana)
+    kept = world.contact(campaign, postal_code="69001", status="pending", attempts=1,
+                         next_attempt_at=WED_11 - timedelta(minutes=1))
+    released = world.callback(contact, WED_11 - timedelta(minutes=1), personal=ana)
+    own = world.callback(kept, WED_11 - timedelta(minutes=1), personal=ana)
     exclude(world.engine, "ana", "postal_code", "13")
+    got = world.claimed(ana, WED_11)
+    assert (got.contact_id, got.callback_id) == (kept, own)
     nothing = world.claim(ana, WED_11)
     assert isinstance(nothing, queue.NothingCallable)
     assert "13" not in nothing.reason and "exclu" not in nothing.reason.lower()
-    assert isinstance(world.claim(bob, WED_11), queue.NothingCallable)
+    got = world.claimed(bob, WED_11)
+    assert (got.contact_id, got.callback_id) == (contact, released)
+    with read_session(world.engine) as session:
+        [row] = session.exec(select(AuditEvent).where(
+            col(AuditEvent.action) == "exclusion.add")).all()
+    assert json.loads(row.details)["callbacks_released"] == 1
 
 
 def test_the_skip_is_audited_for_the_security_office_only(world: World) -> None:

@@ -25,13 +25,15 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.engine import Connection
 from sqlmodel import Session, col
 from sqlmodel import select as sqlmodel_select
 
 from cellcall.errors import NotFoundError, ValidationError
 from cellcall.i18n import _
+from cellcall.models.calls import Callback, CallbackStatus
+from cellcall.models.contacts import Contact
 from cellcall.models.exclusions import ExclusionKind, OperatorExclusion
 from cellcall.models.users import Role, User
 from cellcall.services import audit, phones
@@ -219,10 +221,37 @@ def add_exclusion(*, session: Session, actor: Actor, operator_login: str, kind: 
                             note=note, created_by=actor.login)
     session.add(row)
     session.flush()
+    released = _release_personal_callbacks(session, user.id, row)
     audit.record(session=session, actor=actor, action="exclusion.add",
                  target=f"user:{user.login}",
-                 details={"id": row.id, "kind": row.kind, "value": row.value, "note": note})
+                 details={"id": row.id, "kind": row.kind, "value": row.value, "note": note,
+                          "callbacks_released": released})
     return _view(row, user)
+
+
+def _release_personal_callbacks(session: Session, operator_id: int,
+                                row: OperatorExclusion) -> int:
+    """The operator's pending personal callbacks to contacts the new exclusion matches
+    become callbacks for anyone: the excluded operator may no longer take them, and nobody
+    else could (so they would wait for a supervisor's reassignment)."""
+    screen = Screen(
+        persons=frozenset({tuple(row.value.split(" "))})
+        if row.kind == ExclusionKind.PERSON else frozenset(),
+        postal_prefixes=(row.value,) if row.kind == ExclusionKind.POSTAL_CODE else (),
+        numbers=frozenset({row.value}) if row.kind == ExclusionKind.NUMBER else frozenset())
+    pending = session.execute(
+        select(col(Callback.id), col(Contact.first_name), col(Contact.last_name),
+               col(Contact.postal_code), col(Contact.phone_e164))
+        .join(Contact, col(Contact.id) == col(Callback.contact_id))
+        .where(col(Callback.personal_operator_id) == operator_id,
+               col(Callback.status) == CallbackStatus.PENDING)).all()
+    ids = [callback_id for callback_id, first, last, postal, e164 in pending
+           if screen.excludes(first_name=first or "", last_name=last or "",
+                              postal_code=postal or "", phone_e164=e164)]
+    if ids:
+        session.execute(update(Callback).where(col(Callback.id).in_(ids))
+                        .values(personal_operator_id=None))
+    return len(ids)
 
 
 def list_exclusions(*, session: Session, actor: Actor,
