@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "cellcall"
 LOCALES = SRC / "locale"
 LANGUAGES = ("fr", "en")
-KEYWORDS = {"_": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": None, "ngettext": (1, 2), "pgettext": ((1, "c"), 2)}
 
 
 def extract() -> Catalog:
@@ -69,8 +69,11 @@ def check() -> int:
     for message in template:
         if not message.id:
             continue
-        translated = fr.get(message.id)
-        if translated is None or not translated.string or translated.fuzzy:
+        translated = fr.get(message.id, context=message.context)
+        # A plural message has one string per French form: every one must be there.
+        forms = () if translated is None else (
+            translated.string if isinstance(translated.string, tuple) else (translated.string,))
+        if not forms or not all(forms) or translated is None or translated.fuzzy:
             problems.append(message.id if isinstance(message.id, str) else message.id[0])
     for lang in LANGUAGES:
         mo = po_path(lang).with_suffix(".mo")

@@ -43,7 +43,14 @@ def _(message: str) -> str:
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
+    """The form of ``singular``/``plural`` that the current language uses for ``n``."""
     return _current.ngettext(singular, plural, n)
+
+
+def pgettext(context: str, message: str) -> str:
+    """Translate ``message`` as meant in ``context``: one English word ("new") may need
+    several French ones (a new operator, an unread note)."""
+    return _current.pgettext(context, message)
 
 
 def _language_from_environment() -> str:

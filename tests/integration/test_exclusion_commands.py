@@ -36,7 +36,7 @@ def test_add_list_and_remove(admin, site: Path) -> None:  # type: ignore[no-unty
     lines = listed.out.strip().splitlines()
     assert lines[0].split("\t")[:4] == ["id", "operator", "kind", "value"]
     assert [line.split("\t")[1:4] for line in lines[1:]] == [
-        ["alice", "person", "jean pierre dupont"], ["alice", "postal_code", "75011"],
+        ["alice", "person", "jean pierre dupont"], ["alice", "postal-code area", "75011"],
         ["alice", "number", "+33612345678"]]
     assert lines[1].split("\t")[4] == "victim's family"
     assert admin("exclusion", "list", "alice").out == listed.out
@@ -96,7 +96,7 @@ def test_the_real_command_in_its_own_process(site: Path) -> None:
     added = run_admin_process(site, "exclusion", "add", "alice", "--postal-code", "2a")
     assert added.returncode == 0, added.stderr
     listed = run_admin_process(site, "exclusion", "list", "alice")
-    assert "\tpostal_code\t2A\t" in listed.stdout
+    assert "\tpostal-code area\t2A\t" in listed.stdout
     refused = run_admin_process(site, "exclusion", "add", "alice", "--postal-code", "2A")
     assert refused.returncode == 1
     assert len(refused.stderr.strip().splitlines()) == 1

@@ -250,7 +250,7 @@ def test_reassign_a_missing_operators_callbacks(world: FloorWorld) -> None:
 def test_reassigning_to_a_bad_target_is_refused(world: FloorWorld) -> None:
     _callbacks(world, "op02", 2)
     chef = world.supervisor
-    for to, error in (("op02", "another operator"), ("chef", "not an active operator"),
+    for to, error in (("op02", "an operator other than"), ("chef", "not an active operator"),
                       ("ghost", "No user")):
         with pytest.raises((ValidationError, NotFoundError), match=error):
             as_(world, chef, lambda s, a, to=to: site_controls.reassign_callbacks(

@@ -7,6 +7,7 @@ import string
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from babel.messages.catalog import Message
@@ -102,3 +103,64 @@ def test_catalogue_check_passes() -> None:
     # Fails while a msgid lacks a French translation or a .mo differs from its .po:
     # run `python scripts/i18n.py` and translate the French catalogue.
     assert _i18n_script().check() == 0
+
+
+# --- words that French must see translated (not only catalogued) ---------------------------
+
+def test_one_english_word_two_french_ones(restore_language: None) -> None:
+    # "new" is a newcomer operator on the floor and an unread note: French says them apart.
+    i18n.set_language("fr")
+    newcomer = i18n.pgettext("newcomer operator", "new")
+    unread = i18n.pgettext("unread coaching note", "new")
+    assert {newcomer, unread}.isdisjoint({"new", ""}) and newcomer != unread
+
+
+def _campaign_card(calls_today: int) -> str:
+    from cellcall.services.floor import CampaignProgress
+    from cellcall.tui.widgets.campaign_progress import render_progress
+
+    progress = CampaignProgress(
+        campaign_id=1, slug="c", name="C", total=5, done=1, remaining=4, callable_now=4,
+        not_callable=(), outcomes=(("no_answer", 2),), contact_rate=0.5, appointments=0,
+        calls_per_hour=(calls_today,) + (0,) * 23)
+    return render_progress(progress).plain
+
+
+def test_french_plural_forms_follow_the_count(restore_language: None) -> None:
+    def calls_line(total: int) -> str:
+        return _campaign_card(total).splitlines()[-1]
+
+    i18n.set_language("fr")
+    assert calls_line(1).endswith("(1 appel) :")
+    assert calls_line(2).endswith("(2 appels) :")
+    i18n.set_language("en")
+    assert calls_line(1).endswith("(1 call):") and calls_line(2).endswith("(2 calls):")
+
+
+def test_french_lines_hold_no_english_value_or_colon_rule(restore_language: None) -> None:
+    from cellcall.services.exclusions import kind_label
+    from cellcall.tui.widgets.literal import labelled
+
+    i18n.set_language("fr")
+    assert labelled("Campagne", "c-1").plain == "Campagne : c-1"
+    assert [kind_label(k) for k in ("person", "postal_code", "number")] == [
+        "personne", "zone de code postal", "numéro"]
+    # A disposition key is shown as its label, with French punctuation.
+    assert "no_answer" not in _campaign_card(0) and "Pas de réponse : 2" in _campaign_card(0)
+
+
+def test_french_admin_inserts_french_words(admin: Any, restore_language: None) -> None:
+    assert admin("init").code == 0
+    for login, role in (("chef", "supervisor"), ("alice", "operator")):
+        assert admin("user", "add", login, "--role", role, "--name", login.title()).code == 0
+    assert admin("station", "add", "poste-1").code == 0
+    i18n.set_language("fr")
+    refused = admin("station", "assign", "chef", "poste-1")
+    assert refused.code == 1 and "chef est superviseur." in refused.err
+    added = admin("exclusion", "add", "alice", "--person", "Jean Dupont")
+    assert "à l'écart de la personne jean dupont" in added.out
+    twice = admin("exclusion", "add", "alice", "--person", "Jean Dupont")
+    assert "de cette personne" in twice.err and "person " not in twice.err
+    # French uses the singular for 0 (English says "0 personal callbacks").
+    moved = admin("callbacks", "reassign", "--from", "alice")
+    assert "0 rappel personnel de alice peut" in moved.out

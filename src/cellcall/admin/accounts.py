@@ -24,7 +24,8 @@ def _read_password_stdin() -> str:
     return password
 
 
-@user_app.command("add")
+@user_app.command(
+    "add", help=_("Add a user; without --password-stdin, print a generated one-time password."))
 def user_add(
     ctx: typer.Context,
     login: str = typer.Argument(..., help=_("Login (lower case).")),
@@ -35,7 +36,6 @@ def user_add(
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help=_("Read the initial password from standard input.")),
 ) -> None:
-    """Add a user; without --password-stdin, print a generated one-time password."""
     admin = ctx_of(ctx)
     password = _read_password_stdin() if password_stdin else None
     langs = [p for p in languages.split(",")]
@@ -50,9 +50,8 @@ def user_add(
         done(_("One-time password (to change at first login): {pw}").format(pw=one_time))
 
 
-@user_app.command("list")
+@user_app.command("list", help=_("List users, with lock and disabled states."))
 def user_list(ctx: typer.Context) -> None:
-    """List users, with lock and disabled states."""
     admin = ctx_of(ctx)
     with admin.read() as s:
         rows = users.list_users(session=s, actor=admin.actor)
@@ -64,37 +63,33 @@ def user_list(ctx: typer.Context) -> None:
          for u in rows])
 
 
-@user_app.command("disable")
+@user_app.command("disable", help=_("Disable a user: they can no longer log in."))
 def user_disable(ctx: typer.Context, login: str) -> None:
-    """Disable a user: they can no longer log in."""
     admin = ctx_of(ctx)
     admin.write(lambda s: users.disable_user(session=s, actor=admin.actor, login=login))
     done(_("User {login} disabled.").format(login=login))
 
 
-@user_app.command("enable")
+@user_app.command("enable", help=_("Enable a disabled user again."))
 def user_enable(ctx: typer.Context, login: str) -> None:
-    """Enable a disabled user again."""
     admin = ctx_of(ctx)
     admin.write(lambda s: users.enable_user(session=s, actor=admin.actor, login=login))
     done(_("User {login} enabled.").format(login=login))
 
 
-@user_app.command("unlock")
+@user_app.command("unlock", help=_("Lift a lockout after failed logins."))
 def user_unlock(ctx: typer.Context, login: str) -> None:
-    """Lift a lockout after failed logins."""
     admin = ctx_of(ctx)
     admin.write(lambda s: users.unlock_user(session=s, actor=admin.actor, login=login))
     done(_("User {login} unlocked.").format(login=login))
 
 
-@user_app.command("reset-password")
+@user_app.command("reset-password", help=_("Give a user a new one-time password."))
 def user_reset_password(
     ctx: typer.Context, login: str,
     password_stdin: bool = typer.Option(
         False, "--password-stdin", help=_("Read the one-time password from standard input.")),
 ) -> None:
-    """Give a user a new one-time password."""
     admin = ctx_of(ctx)
     password = _read_password_stdin() if password_stdin else None
     one_time = admin.write(lambda s: users.reset_password(
@@ -105,22 +100,20 @@ def user_reset_password(
         done(_("One-time password: {pw}").format(pw=one_time))
 
 
-@station_app.command("add")
+@station_app.command("add", help=_("Add a terminal station."))
 def station_add(
     ctx: typer.Context, name: str,
     desk_phone: str | None = typer.Option(
         None, "--desk-phone", metavar="SIP_URI", help=_("The station's desk phone.")),
 ) -> None:
-    """Add a terminal station."""
     admin = ctx_of(ctx)
     admin.write(lambda s: stations.add_station(
         session=s, actor=admin.actor, data=StationCreate(name=name, desk_phone_uri=desk_phone)))
     done(_("Station {name} added.").format(name=name))
 
 
-@station_app.command("list")
+@station_app.command("list", help=_("List stations."))
 def station_list(ctx: typer.Context) -> None:
-    """List stations."""
     admin = ctx_of(ctx)
     with admin.read() as s:
         rows = stations.list_stations(session=s, actor=admin.actor)

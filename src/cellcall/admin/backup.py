@@ -24,7 +24,6 @@ def backup_command(
     out: Annotated[Path, typer.Argument(metavar="OUT", help=_("The backup file to write."))],
     force: Annotated[bool, typer.Option("--force", help=_("Overwrite OUT if it exists."))] = False,
 ) -> None:
-    """Back up the live database (SQLite backup API) while stations keep working."""
     admin = ctx_of(ctx)
     # Refuse another database kind before connecting to it (its driver may be absent).
     backup.sqlite_file_of(admin.config.database_url)
@@ -47,4 +46,5 @@ def backup_command(
 
 
 def register(app: typer.Typer) -> None:
-    app.command("backup")(backup_command)
+    app.command("backup", help=_("Back up the live database (SQLite backup API) while stations "
+                                 "keep working."))(backup_command)

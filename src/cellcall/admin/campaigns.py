@@ -13,15 +13,14 @@ client_app = typer.Typer(help=_("Client companies."), no_args_is_help=True)
 campaign_app = typer.Typer(help=_("Campaigns."), no_args_is_help=True)
 
 
-@client_app.command("add")
+@client_app.command("add", help=_("Add a client company."))
 def client_add(ctx: typer.Context, name: str) -> None:
-    """Add a client company."""
     admin = ctx_of(ctx)
     admin.write(lambda s: campaigns.add_client(session=s, actor=admin.actor, name=name))
     done(_("Client {name} added.").format(name=name.strip()))
 
 
-@campaign_app.command("create")
+@campaign_app.command("create", help=_("Create a campaign for a client."))
 def campaign_create(
     ctx: typer.Context,
     slug: str = typer.Argument(..., help=_("Short name, e.g. rdv-b2b-2026.")),
@@ -34,7 +33,6 @@ def campaign_create(
     languages: str = typer.Option("fr", "--languages", help=_("Languages, e.g. fr,ru,tr.")),
     name: str | None = typer.Option(None, "--name", help=_("Display name.")),
 ) -> None:
-    """Create a campaign for a client."""
     admin = ctx_of(ctx)
     data = CampaignCreate(slug=slug, client_name=client, type=type_, audience=audience,
                           country=country, languages=languages.split(","),
@@ -43,9 +41,8 @@ def campaign_create(
     done(_("Campaign {slug} created.").format(slug=slug))
 
 
-@campaign_app.command("list")
+@campaign_app.command("list", help=_("List campaigns."))
 def campaign_list(ctx: typer.Context) -> None:
-    """List campaigns."""
     admin = ctx_of(ctx)
     with admin.read() as s:
         rows = campaigns.list_campaigns(session=s, actor=admin.actor)
@@ -56,9 +53,8 @@ def campaign_list(ctx: typer.Context) -> None:
           c.contacts] for c in rows])
 
 
-@campaign_app.command("close")
+@campaign_app.command("close", help=_("Close a campaign: its contacts are no longer called."))
 def campaign_close(ctx: typer.Context, slug: str) -> None:
-    """Close a campaign: its contacts are no longer called."""
     admin = ctx_of(ctx)
     admin.write(lambda s: campaigns.close_campaign(session=s, actor=admin.actor, slug=slug))
     done(_("Campaign {slug} closed.").format(slug=slug))

@@ -52,9 +52,8 @@ def root(
     ctx.obj = AdminContext(config_path=config, db=db)
 
 
-@app.command("init")
+@app.command("init", help=_("Create the database, or upgrade it to this version's schema."))
 def init_command(ctx: typer.Context) -> None:
-    """Create the database, or upgrade it to this version's schema."""
     admin = ctx_of(ctx)
     engine = admin.engine(check_schema=False)
     before, after = schema.init_schema(engine)

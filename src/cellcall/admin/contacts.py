@@ -18,7 +18,7 @@ from rich.progress import (
 
 from cellcall.admin.context import ctx_of, done, err_console
 from cellcall.admin.two_person import PASSWORD_STDIN_HELP, SECOND_LOGIN_HELP, second_person
-from cellcall.i18n import _
+from cellcall.i18n import _, ngettext
 from cellcall.services import demo, dnc, exports, imports
 from cellcall.untrusted import inert
 
@@ -77,7 +77,8 @@ def import_summary_line(summary: imports.ImportSummary) -> str:
     return line
 
 
-@contacts_app.command("import")
+@contacts_app.command(
+    "import", help=_("Import contacts from a client's CSV or XLSX file: all rows or nothing."))
 def contacts_import(
     ctx: typer.Context,
     slug: str = typer.Argument(..., help=_("Campaign.")),
@@ -91,7 +92,6 @@ def contacts_import(
         None, "--workers", envvar="CELLCALL_IMPORT_WORKERS", hidden=True,
         help=_("Worker processes for checking (default: automatic).")),
 ) -> None:
-    """Import contacts from a client's CSV or XLSX file: all rows or nothing."""
     admin = ctx_of(ctx)
     engine = admin.engine()
     with _progress() as progress:
@@ -102,7 +102,8 @@ def contacts_import(
     done(import_summary_line(summary))
 
 
-@dnc_app.command("import")
+@dnc_app.command(
+    "import", help=_("Add numbers that must never be called (national lists, people who asked)."))
 def dnc_import(
     ctx: typer.Context,
     file: str = typer.Argument(..., metavar="FILE",
@@ -113,7 +114,6 @@ def dnc_import(
     country: str = typer.Option("FR", "--country", metavar="CC",
                                 help=_("Country of numbers written without +.")),
 ) -> None:
-    """Add numbers that must never be called (national lists, people who asked)."""
     admin = ctx_of(ctx)
     admin.engine()
     with _progress() as progress:
@@ -131,11 +131,14 @@ def dnc_import(
         done(_("  line {line}: {reason}: {text}").format(
             line=bad.line, reason=bad.reason, text=inert(bad.text, max_length=60)))
     if summary.invalid > len(summary.invalid_lines):
-        done(_("  … and {n} more invalid lines.").format(
-            n=summary.invalid - len(summary.invalid_lines)))
+        more = summary.invalid - len(summary.invalid_lines)
+        done(ngettext("  … and {n} more invalid line.", "  … and {n} more invalid lines.",
+                      more).format(n=more))
 
 
-@results_app.command("export")
+@results_app.command(
+    "export", help=_("Export a campaign's results, one line per contact (CSV for Excel).\n\n"
+           "With the phone numbers, a second admin or supervisor confirms (two-person rule)."))
 def results_export(
     ctx: typer.Context,
     slug: str = typer.Argument(..., help=_("Campaign.")),
@@ -147,10 +150,6 @@ def results_export(
     second_password_stdin: bool = typer.Option(False, "--second-password-stdin",
                                                help=PASSWORD_STDIN_HELP),
 ) -> None:
-    """Export a campaign's results, one line per contact (CSV for Excel).
-
-    With the phone numbers, a second admin or supervisor confirms (two-person rule).
-    """
     admin = ctx_of(ctx)
     second = None if without_numbers else second_person(admin, second_login,
                                                         second_password_stdin)
@@ -158,13 +157,13 @@ def results_export(
         engine=admin.engine(), actor=admin.actor, slug=slug, out=Path(out),
         include_numbers=not without_numbers, site_timezone=admin.config.site.timezone,
         second_person=second)
-    done(_("Exported {n} contacts of {slug} to {path}{numbers}.").format(
+    done(ngettext("Exported {n} contact of {slug} to {path}{numbers}.",
+                  "Exported {n} contacts of {slug} to {path}{numbers}.", summary.rows).format(
         n=summary.rows, slug=slug, path=summary.path,
         numbers="" if summary.with_numbers else _(" (without phone numbers)")))
 
 
 def demo_command(ctx: typer.Context) -> None:
-    """Load the demo site: client, two campaigns, station demo-1, demo users."""
     admin = ctx_of(ctx)
     summary = demo.load_demo_site(engine=admin.engine(), actor=admin.actor,
                                   site_timezone=admin.config.site.timezone)
@@ -178,4 +177,5 @@ def register(app: typer.Typer) -> None:
     app.add_typer(contacts_app, name="contacts")
     app.add_typer(dnc_app, name="dnc")
     app.add_typer(results_app, name="results")
-    app.command("demo")(demo_command)
+    app.command("demo", help=_("Load the demo site: client, two campaigns, station demo-1, "
+                               "demo users."))(demo_command)

@@ -13,9 +13,9 @@ from cellcall.services import audit
 audit_app = typer.Typer(help=_("The audit log."), no_args_is_help=True)
 
 
-@audit_app.command("verify")
+@audit_app.command(
+    "verify", help=_("Prove the audit chain intact, or name the first row where it breaks."))
 def audit_verify(ctx: typer.Context) -> None:
-    """Prove the audit chain intact, or name the first row where it breaks."""
     admin = ctx_of(ctx)
     with admin.read() as s:
         result = audit.verify(session=s)

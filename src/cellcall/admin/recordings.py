@@ -13,7 +13,9 @@ from cellcall.telephony.recordings import purge_recordings, recordings_root
 recordings_app = typer.Typer(help=_("Call recordings."), no_args_is_help=True)
 
 
-@recordings_app.command("purge")
+@recordings_app.command(
+    "purge", help=_("Delete call recordings older than the retention period (audited).\n\n"
+           "A second admin or supervisor confirms (two-person rule); a dry run needs nobody."))
 def recordings_purge(
     ctx: typer.Context,
     days: int | None = typer.Option(None, "--days", min=1, help=_(
@@ -25,10 +27,6 @@ def recordings_purge(
     second_password_stdin: bool = typer.Option(False, "--second-password-stdin",
                                                help=PASSWORD_STDIN_HELP),
 ) -> None:
-    """Delete call recordings older than the retention period (audited).
-
-    A second admin or supervisor confirms (two-person rule); a dry run needs nobody.
-    """
     admin = ctx_of(ctx)
     second = None if dry_run else second_person(admin, second_login, second_password_stdin)
     tcfg = getattr(admin.config, "telephony", None)

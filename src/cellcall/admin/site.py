@@ -11,7 +11,7 @@ import typer
 
 from cellcall.admin.accounts import station_app
 from cellcall.admin.context import ctx_of, done, print_rows
-from cellcall.i18n import _
+from cellcall.i18n import _, ngettext
 from cellcall.services import site_controls
 
 callbacks_app = typer.Typer(help=_("Personal callbacks."), no_args_is_help=True)
@@ -21,7 +21,6 @@ def stop_all(
     ctx: typer.Context,
     reason: str = typer.Option(..., "--reason", help=_("Why the site stops (audited).")),
 ) -> None:
-    """Stop every call in progress and all dialing on the site until lifted."""
     admin = ctx_of(ctx)
     stop = admin.write(lambda s: site_controls.start_site_stop(session=s, actor=admin.actor,
                                                                reason=reason))
@@ -30,20 +29,20 @@ def stop_all(
 
 
 def lift_stop(ctx: typer.Context) -> None:
-    """Lift the site stop: stations may dial again."""
     admin = ctx_of(ctx)
     stop = admin.write(lambda s: site_controls.lift_site_stop(session=s, actor=admin.actor))
     done(_("Site stop lifted (it was in force since {time} UTC).").format(
         time=stop.started_at.strftime("%Y-%m-%d %H:%M:%S")))
 
 
-@station_app.command("assign")
+@station_app.command(
+    "assign", help=_("Allow an operator to log in at a station (operators log in only where "
+                     "assigned)."))
 def station_assign(
     ctx: typer.Context,
     login: str = typer.Argument(..., help=_("The operator's login.")),
     station: str = typer.Argument(..., help=_("The station's name.")),
 ) -> None:
-    """Allow an operator to log in at a station (operators log in only where assigned)."""
     admin = ctx_of(ctx)
     view = admin.write(lambda s: site_controls.assign_station(
         session=s, actor=admin.actor, login=login, station_name=station))
@@ -51,13 +50,12 @@ def station_assign(
                                                           station=view.station_name))
 
 
-@station_app.command("unassign")
+@station_app.command("unassign", help=_("Withdraw an operator's right to log in at a station."))
 def station_unassign(
     ctx: typer.Context,
     login: str = typer.Argument(..., help=_("The operator's login.")),
     station: str = typer.Argument(..., help=_("The station's name.")),
 ) -> None:
-    """Withdraw an operator's right to log in at a station."""
     admin = ctx_of(ctx)
     admin.write(lambda s: site_controls.unassign_station(
         session=s, actor=admin.actor, login=login, station_name=station))
@@ -65,12 +63,11 @@ def station_unassign(
                                                                 station=station))
 
 
-@station_app.command("assignments")
+@station_app.command("assignments", help=_("List which operator may log in at which station."))
 def station_assignments(
     ctx: typer.Context,
     login: str | None = typer.Argument(None, help=_("Only this operator.")),
 ) -> None:
-    """List which operator may log in at which station."""
     admin = ctx_of(ctx)
     with admin.read() as s:
         rows = site_controls.list_assignments(session=s, actor=admin.actor, login=login)
@@ -79,7 +76,9 @@ def station_assignments(
                  r.assigned_at.strftime("%Y-%m-%d")] for r in rows])
 
 
-@callbacks_app.command("reassign")
+@callbacks_app.command(
+    "reassign", help=_("Give a missing operator's pending personal callbacks to another "
+                       "operator, or to anyone."))
 def callbacks_reassign(
     ctx: typer.Context,
     from_login: str = typer.Option(..., "--from", metavar="LOGIN",
@@ -88,20 +87,22 @@ def callbacks_reassign(
                                         help=_("The operator who takes them (default: "
                                                "anyone).")),
 ) -> None:
-    """Give a missing operator's pending personal callbacks to another operator, or to
-    anyone."""
     admin = ctx_of(ctx)
     moved = admin.write(lambda s: site_controls.reassign_callbacks(
         session=s, actor=admin.actor, from_login=from_login, to_login=to_login))
     if to_login is None:
-        done(_("{n} personal callback(s) of {login} may now go to any operator.").format(
-            n=moved, login=from_login.strip().lower()))
+        done(ngettext("{n} personal callback of {login} may now go to any operator.",
+                      "{n} personal callbacks of {login} may now go to any operator.",
+                      moved).format(n=moved, login=from_login.strip().lower()))
     else:
-        done(_("{n} personal callback(s) of {login} moved to {to}.").format(
-            n=moved, login=from_login.strip().lower(), to=to_login.strip().lower()))
+        done(ngettext("{n} personal callback of {login} moved to {to}.",
+                      "{n} personal callbacks of {login} moved to {to}.",
+                      moved).format(n=moved, login=from_login.strip().lower(),
+                                    to=to_login.strip().lower()))
 
 
 def register(app: typer.Typer) -> None:
-    app.command("stop-all")(stop_all)
-    app.command("lift-stop")(lift_stop)
+    app.command("stop-all", help=_("Stop every call in progress and all dialing on the site "
+                                   "until lifted."))(stop_all)
+    app.command("lift-stop", help=_("Lift the site stop: stations may dial again."))(lift_stop)
     app.add_typer(callbacks_app, name="callbacks")

@@ -20,13 +20,14 @@ def _clock(seconds: float) -> str:
     return f"{minutes // 60}:{minutes % 60:02d}"
 
 
-@timesheet_app.command("export")
+@timesheet_app.command(
+    "export", help=_("Write a month's payroll CSV, one row per operator (for a French "
+                     "spreadsheet)."))
 def timesheet_export(
     ctx: typer.Context,
     month: str = typer.Option(..., "--month", metavar="YYYY-MM", help=_("Month to export.")),
     out: str = typer.Option(..., "--out", metavar="FILE.csv", help=_("Output CSV file.")),
 ) -> None:
-    """Write a month's payroll CSV, one row per operator (for a French spreadsheet)."""
     admin = ctx_of(ctx)
     timesheets.parse_month(month)  # a bad month is refused before the database is opened
     result = timesheets.export_month(engine=admin.engine(), actor=admin.actor,
@@ -39,7 +40,8 @@ def timesheet_export(
                wage=timesheets.decimal_comma(result.hourly_wage_eur)))
 
 
-@timesheet_app.command("show")
+@timesheet_app.command(
+    "show", help=_("Show work time, pauses by reason and gross pay per operator (hours as h:mm)."))
 def timesheet_show(
     ctx: typer.Context,
     month: str | None = typer.Option(None, "--month", metavar="YYYY-MM",
@@ -50,7 +52,6 @@ def timesheet_show(
     operator: str | None = typer.Option(None, "--operator", metavar="LOGIN",
                                         help=_("Only this operator.")),
 ) -> None:
-    """Show work time, pauses by reason and gross pay per operator (hours as h:mm)."""
     given = [(name, value) for name, value in (("month", month), ("week", week), ("day", day))
              if value is not None]
     if len(given) != 1:

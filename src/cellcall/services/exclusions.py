@@ -40,7 +40,8 @@ from cellcall.services import audit, phones
 from cellcall.services.actors import Actor, require_role
 
 __all__ = [
-    "ExclusionView", "Screen", "add_exclusion", "list_exclusions", "normalize_number",
+    "ExclusionView", "Screen", "add_exclusion", "kind_label", "list_exclusions",
+    "normalize_number",
     "normalize_person", "normalize_postal_code", "remove_exclusion", "screen_for",
 ]
 
@@ -194,6 +195,26 @@ def _view(row: OperatorExclusion, user: User) -> ExclusionView:
                          created_by=row.created_by, created_at=row.created_at)
 
 
+def kind_label(kind: str) -> str:
+    """The kind of an exclusion in the reader's language (the stored value is English)."""
+    labels = {str(ExclusionKind.PERSON): _("person"),
+              str(ExclusionKind.POSTAL_CODE): _("postal-code area"),
+              str(ExclusionKind.NUMBER): _("number")}
+    return labels.get(kind, kind)
+
+
+def _already_excluded(kind: ExclusionKind) -> str:
+    # One sentence per kind: French needs "cette personne" but "ce numéro".
+    return {
+        ExclusionKind.PERSON: _("{login} is already kept away from this person "
+                                "(exclusion {id})."),
+        ExclusionKind.POSTAL_CODE: _("{login} is already kept away from this postal-code "
+                                     "area (exclusion {id})."),
+        ExclusionKind.NUMBER: _("{login} is already kept away from this number "
+                                "(exclusion {id})."),
+    }[kind]
+
+
 def add_exclusion(*, session: Session, actor: Actor, operator_login: str, kind: str,
                   value: str, note: str = "", default_region: str = "FR") -> ExclusionView:
     """Keep ``operator_login`` away from a person, a postal-code area or a number."""
@@ -214,9 +235,8 @@ def add_exclusion(*, session: Session, actor: Actor, operator_login: str, kind: 
         OperatorExclusion.operator_id == user.id, OperatorExclusion.kind == exclusion_kind.value,
         OperatorExclusion.value == normalized)).first()
     if existing is not None:
-        raise ValidationError(_(
-            "{login} is already kept away from this {kind} (exclusion {id}).").format(
-            login=user.login, kind=exclusion_kind.value, id=existing[0]))
+        raise ValidationError(_already_excluded(exclusion_kind).format(
+            login=user.login, id=existing[0]))
     row = OperatorExclusion(operator_id=user.id, kind=exclusion_kind.value, value=normalized,
                             note=note, created_by=actor.login)
     session.add(row)

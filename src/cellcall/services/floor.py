@@ -49,7 +49,7 @@ from sqlmodel import Session, SQLModel
 from cellcall.config import Config
 from cellcall.db import read_session
 from cellcall.errors import NotFoundError
-from cellcall.i18n import _
+from cellcall.i18n import _, ngettext
 from cellcall.models.base import UTCDateTime, utcnow
 from cellcall.models.campaigns import Campaign, CampaignStatus
 from cellcall.models.contacts import Contact, ContactStatus
@@ -541,13 +541,17 @@ def _alerts(config: Config, now: datetime, stations: list[StationRow],
                 "Station {station} ({who}): the phone line is down.").format(
                 station=row.station_name, who=who), since, row.station_name, None))
         if row.state in IN_CALL_STATES and row.state_seconds >= long_call.total_seconds():
-            alerts.append(Alert("long_call", _(
-                "Station {station} ({who}): a call of more than {n} minutes.").format(
+            alerts.append(Alert("long_call", ngettext(
+                "Station {station} ({who}): a call of more than {n} minute.",
+                "Station {station} ({who}): a call of more than {n} minutes.",
+                sup.long_call_minutes).format(
                 station=row.station_name, who=who, n=sup.long_call_minutes),
                 since + long_call, row.station_name, row.campaign_slug))
         if row.state == PAUSED and row.state_seconds >= long_pause.total_seconds():
-            alerts.append(Alert("long_pause", _(
-                "Station {station} ({who}): a pause of more than {n} minutes.").format(
+            alerts.append(Alert("long_pause", ngettext(
+                "Station {station} ({who}): a pause of more than {n} minute.",
+                "Station {station} ({who}): a pause of more than {n} minutes.",
+                sup.long_pause_minutes).format(
                 station=row.station_name, who=who, n=sup.long_pause_minutes),
                 since + long_pause, row.station_name, None))
         if row.newcomer and row.state in IN_CALL_STATES:

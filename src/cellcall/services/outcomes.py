@@ -112,6 +112,14 @@ def _label(key: str, campaign_type: str) -> str:
     return labels[key]
 
 
+def disposition_label(key: str) -> str:
+    """A disposition key as the reader says it (a script's own keys stay as written)."""
+    try:
+        return _label(key, "")
+    except KeyError:
+        return key
+
+
 def _spec(key: str, campaign_type: str, script: CallScript | None) -> DispositionSpec:
     needs: set[str] = set()
     if key == "appointment_set":

@@ -313,8 +313,14 @@ def assign_station(*, session: Session, actor: Actor, login: str, station_name: 
     user = _user(session, login)
     station = _station(session, name=station_name)
     if user.role != Role.OPERATOR:
-        raise ValidationError(_("Only operators are bound to stations; {login} is a {role}.")
-                              .format(login=user.login, role=user.role))
+        # One sentence per role: the role is a word of the sentence, in its language.
+        refusal = {str(Role.SUPERVISOR): _("Only operators are bound to stations; {login} is a "
+                                           "supervisor."),
+                   str(Role.ADMIN): _("Only operators are bound to stations; {login} is an "
+                                      "admin.")}
+        raise ValidationError(refusal.get(user.role, _(
+            "Only operators are bound to stations; {login} is not an operator.")).format(
+            login=user.login))
     assert user.id is not None and station.id is not None
     if session.get(StationAssignment, (user.id, station.id)) is not None:
         raise ValidationError(_("{login} is already assigned to {station}.").format(
@@ -386,7 +392,7 @@ def reassign_callbacks(*, session: Session, actor: Actor, from_login: str,
     if to_login is not None:
         target = _user(session, to_login)
         if target.id == source.id:
-            raise ValidationError(_("Choose another operator than {login}.").format(
+            raise ValidationError(_("Choose an operator other than {login}.").format(
                 login=source.login))
         if target.role != Role.OPERATOR or target.disabled:
             raise ValidationError(_("{login} is not an active operator.").format(

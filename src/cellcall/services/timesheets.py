@@ -89,8 +89,8 @@ def period_days(period: str, anchor: date) -> tuple[date, date, str]:
         first = anchor.replace(day=1)
         after = (first + timedelta(days=32)).replace(day=1)
         return first, after, f"{first:%Y-%m}"
-    raise ValidationError(_("Unknown period '{period}': day, week or month.").format(
-        period=period))
+    # ``period`` is a code word from the caller, not something to show in a sentence.
+    raise ValidationError(_("Unknown period: choose a day, a week or a month."))
 
 
 def _plausible(day: date) -> date:

@@ -84,17 +84,18 @@ def modules() -> tuple[Module, ...]:
     raw = tomllib.loads(data_file(MODULES_FILE).read_text(encoding="utf-8"))
     result: list[Module] = []
     for ccp in raw.get("ccp", []):
-        ccp_code = _text(ccp.get("code"), "ccp code")
-        ccp_title = _text(ccp.get("title"), f"{ccp_code} title")
+        ccp_code = _text(ccp.get("code"), _("the code of a CCP"))
+        ccp_title = _text(ccp.get("title"), _("the title of {ccp}").format(ccp=ccp_code))
         for entry in ccp.get("module", []):
-            code = _text(entry.get("code"), f"{ccp_code} module code")
+            code = _text(entry.get("code"), _("a module code of {ccp}").format(ccp=ccp_code))
             hours = entry.get("planned_hours", 0)
             if isinstance(hours, bool) or not isinstance(hours, int | float) or \
                     not 0 <= hours <= MAX_HOURS:
                 raise ValidationError(_("{file}: {code}: planned_hours is not valid.").format(
                     file=MODULES_FILE, code=code))
             result.append(Module(
-                code=code, title=_text(entry.get("title"), f"{code} title"),
+                code=code, title=_text(entry.get("title"),
+                                       _("the title of module {code}").format(code=code)),
                 title_en=str(entry.get("title_en") or entry["title"]),
                 planned_hours=float(hours), ccp_code=ccp_code, ccp_title=ccp_title,
                 ccp_title_en=str(ccp.get("title_en") or ccp_title)))

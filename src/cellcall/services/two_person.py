@@ -53,7 +53,7 @@ def confirm(*, engine: Engine, actor: Actor, second: SecondPerson | None) -> str
     login = second.login.strip().lower()
     if _same_person(actor, login):
         raise PermissionDeniedError(_(
-            "The second person must be someone else than the one running the action."))
+            "The second person must be someone other than the one running the action."))
     try:
         who = auth.authenticate(engine=engine, login=login, password=second.password,
                                 security=second.security)

@@ -1218,8 +1218,13 @@ class SipPhone:
         if 200 <= status < 300:
             mon.mode = ticket.mode
         else:
-            self._error(_("The station refused the new mode; it stays {mode}.").format(
-                mode=mon.mode))
+            # One sentence per mode: the mode is a word of the sentence, in its language.
+            self._error({
+                "listen": _("The station refused the new mode; you are still listening."),
+                "whisper": _("The station refused the new mode; you are still whispering."),
+                "barge": _("The station refused the new mode; you are still in the call "
+                           "(barge)."),
+            }.get(str(mon.mode), _("The station refused the new mode.")))
         self._emit(ev.MonitorStateChanged(True, mon.mode, mon.station_name, mon.monitor_id))
 
     def _cmd_monitor_stop(self, _arg: object) -> None:

@@ -18,7 +18,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Footer, Static
 
 from cellcall.db import read_session, run_write
-from cellcall.i18n import _
+from cellcall.i18n import _, pgettext
 from cellcall.services import training
 from cellcall.tui.screens.base import CellcallModal
 from cellcall.tui.widgets.literal import literal
@@ -44,7 +44,7 @@ def render_own_notes(notes: list[CoachingNoteView], zone: ZoneInfo) -> Renderabl
         head.append_text(literal(note.supervisor_name))
         if not note.read:
             head.append("  ")
-            head.append(_("new"), style="bold yellow")
+            head.append(pgettext("unread coaching note", "new"), style="bold yellow")
         parts.extend([head, literal(note.text, keep_newlines=True), Text("")])
     for part in parts:
         if isinstance(part, Text):

@@ -18,7 +18,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Static
 
-from cellcall.i18n import _
+from cellcall.i18n import _, ngettext
 from cellcall.models.base import utcnow
 from cellcall.models.campaigns import DialingMode
 from cellcall.models.timeclock import PauseReason
@@ -233,8 +233,10 @@ class WorkstationScreen(CellcallScreen):
 
     def _start_countdown(self) -> None:
         delay = self.station.config.queue.progressive_delay_seconds
-        self._say(_("Progressive mode: the call starts in {n} seconds.").format(
-            n=round(delay)))
+        seconds = round(delay)
+        self._say(ngettext("Progressive mode: the call starts in {n} second.",
+                           "Progressive mode: the call starts in {n} seconds.",
+                           seconds).format(n=seconds))
         # Textual's timers need a positive delay (0 would divide by zero).
         self._progressive_timer = self.set_timer(max(delay, 0.05), self._progressive_dial)
 

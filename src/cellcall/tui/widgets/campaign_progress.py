@@ -11,7 +11,8 @@ from textual.app import ComposeResult
 from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static
 
-from cellcall.i18n import _
+from cellcall.i18n import _, ngettext
+from cellcall.services.outcomes import disposition_label
 from cellcall.tui.widgets.literal import literal
 
 if TYPE_CHECKING:
@@ -34,16 +35,20 @@ def render_progress(progress: CampaignProgress) -> Text:
     if progress.not_callable:
         text.append("\n")
         text.append(_("Not callable now: "), style="bold")
-        text.append_text(literal("; ".join(f"{reason}: {count}"
+        text.append_text(literal("; ".join(_("{label}: {count}").format(label=reason,
+                                                                          count=count)
                                            for reason, count in progress.not_callable)))
     if progress.outcomes:
         text.append("\n")
         text.append(_("Outcomes: "), style="bold")
-        text.append_text(literal("; ".join(f"{key}: {count}"
+        text.append_text(literal("; ".join(_("{label}: {count}").format(
+                                               label=disposition_label(key), count=count)
                                            for key, count in progress.outcomes)))
     text.append("\n")
-    text.append(_("Calls per hour today ({total} calls):").format(
-        total=sum(progress.calls_per_hour)), style="dim")
+    total = sum(progress.calls_per_hour)
+    text.append(ngettext("Calls per hour today ({total} call):",
+                         "Calls per hour today ({total} calls):", total).format(total=total),
+                style="dim")
     return text
 
 

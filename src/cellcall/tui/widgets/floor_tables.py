@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from rich.text import Text
 from textual.widgets import DataTable
 
-from cellcall.i18n import _
+from cellcall.i18n import _, pgettext
 from cellcall.services.workstation import StationState
 from cellcall.tui.widgets.literal import literal
 from cellcall.tui.widgets.state_bar import STATE_STYLES, clock, state_label
@@ -128,7 +128,7 @@ def station_cells(row: StationRow) -> list[Cell]:
         _duration(row.state_seconds) if logged_in else "",
         literal(row.campaign_slug or ""),
         str(row.calls_today) if logged_in else "",
-        Text(_("new"), style="bold yellow") if row.newcomer else "",
+        Text(pgettext("newcomer operator", "new"), style="bold yellow") if row.newcomer else "",
         (Text(_("up"), style="green") if row.phone_up
          else Text(_("down"), style="bold red")) if logged_in else "",
         _monitored_cell(row),
@@ -143,8 +143,8 @@ class StationTable(KeyedTable):
 
     def on_mount(self) -> None:
         self.set_columns(_("Station"), _("Operator"), _("State"), _("Time"), _("Campaign"),
-                         _("Calls"), _("New"), _("Phone"), _("Monitored by"), _("Talk"),
-                         _("Wrap-up"), _("Pause"))
+                         _("Calls"), pgettext("newcomer operator", "New"), _("Phone"),
+                         _("Monitored by"), _("Talk"), _("Wrap-up"), _("Pause"))
 
     def show(self, stations: Sequence[StationRow]) -> None:
         self.set_rows([(str(row.station_id), station_cells(row)) for row in stations])

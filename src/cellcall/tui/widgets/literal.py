@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from string import Formatter
+
 from rich.text import Text
 
+from cellcall.i18n import _
 from cellcall.untrusted import inert
 
 
@@ -13,9 +16,13 @@ def literal(value: object, *, style: str = "", keep_newlines: bool = False) -> T
 
 
 def labelled(label: str, value: object, *, label_style: str = "bold") -> Text:
-    """``label: value`` with a trusted label and an untrusted value."""
+    """``label: value`` with a trusted label and an untrusted value; the punctuation comes
+    from the catalogue (French writes ``label : value``)."""
     text = Text(end="")
-    text.append(label, style=label_style)
-    text.append(": ")
-    text.append(inert(value))
+    for between, field, _spec, _conversion in Formatter().parse(_("{label}: {value}")):
+        text.append(between)
+        if field == "label":
+            text.append(label, style=label_style)
+        elif field == "value":
+            text.append(inert(value))
     return text

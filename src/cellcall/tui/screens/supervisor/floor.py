@@ -105,11 +105,13 @@ def summary_line(snapshot: FloorSnapshot, user_name: str) -> Text:
     text.append(" · ")
     text.append(_("staffed: {n}/{total}").format(n=len(working),
                                                   total=len(snapshot.stations)))
-    parts = [(_("in a call"), counts.get("talking", 0) + counts.get("dialing", 0)),
-             (_("paused"), counts.get("paused", 0)),
-             (_("wrap-up"), counts.get("wrap_up", 0))]
-    for label, n in parts:
-        text.append(f" · {label}: {n}")
+    # The colon is in each message: French writes "en pause : 2".
+    parts = [_("in a call: {n}").format(n=counts.get("talking", 0) + counts.get("dialing", 0)),
+             _("paused: {n}").format(n=counts.get("paused", 0)),
+             _("wrap-up: {n}").format(n=counts.get("wrap_up", 0))]
+    for part in parts:
+        text.append(" · ")
+        text.append(part)
     return text
 
 
@@ -354,7 +356,7 @@ class FloorScreen(ConsoleScreen):
         body.append(" · ")
         body.append_text(literal(row.station_name))
         self.app.push_screen(
-            ConfirmScreen(_("Force logout"), body, confirm_label=_("Log out")),
+            ConfirmScreen(_("Force logout"), body, confirm_label=_("Force logout")),
             callback=lambda yes: self._confirmed(yes, self.force_logout, row.station_id))
 
     @work(thread=True, exclusive=True, exit_on_error=False, group="action")

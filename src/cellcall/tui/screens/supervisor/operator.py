@@ -25,7 +25,8 @@ from textual.widgets import (
     TabPane,
 )
 
-from cellcall.i18n import _
+from cellcall.i18n import _, ngettext
+from cellcall.services.outcomes import disposition_label
 from cellcall.tui.screens.supervisor.base import ConsoleScreen
 from cellcall.tui.screens.supervisor.messages import Loaded
 from cellcall.tui.widgets.floor_tables import KeyedTable
@@ -72,12 +73,14 @@ def render_figures(figures: OperatorFigures) -> RenderableType:
         labelled(_("Connected"), figures.connected_today),
     ]
     if figures.newcomer:
-        lines.append(Text(_("Newcomer: {n} connected calls so far").format(
+        lines.append(Text(ngettext("Newcomer: {n} connected call so far",
+                                   "Newcomer: {n} connected calls so far",
+                                   figures.connected_ever_capped).format(
             n=figures.connected_ever_capped), style="bold yellow"))
     if figures.outcomes:
         lines.append(Text(_("Outcomes"), style="bold underline"))
         for key, count in figures.outcomes:
-            lines.append(Text.assemble("  ", literal(key), f"  {count}"))
+            lines.append(Text.assemble("  ", literal(disposition_label(key)), f"  {count}"))
     return Group(*one_per_line(lines))
 
 

@@ -42,7 +42,7 @@ def _recordings_bindings() -> list[BindingType]:
         Binding("f7", "skip(-10)", _("−10 s"), id="recordings.back10"),
         Binding("f8", "skip(10)", _("+10 s"), id="recordings.forward10"),
         Binding("f4", "stop", _("Stop"), id="recordings.stop"),
-        Binding("f9", "score", _("Score"), id="recordings.score"),
+        Binding("f9", "score", _("Score this call"), id="recordings.score"),
     ]
 
 

@@ -114,7 +114,7 @@ class TimesheetScreen(ConsoleScreen):
             yield Static("", id="timesheet-title")
             yield Select[str]([], prompt=_("Every operator"), id="timesheet-operator")
         yield TimesheetTable(id="timesheet-table")
-        yield Static(_("d/w/m: day, week, month · F7/F8: previous, next"), classes="hint")
+        yield Static(_("d: day · w: week · m: month · F7/F8: previous, next"), classes="hint")
         yield Footer()
 
     def on_mount(self) -> None:
