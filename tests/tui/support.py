@@ -15,6 +15,7 @@ import io
 import pkgutil
 import sqlite3
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -364,12 +365,29 @@ class Shots:
                 text_field.cursor_blink = False
             await pilot.wait_for_scheduled_animations()
             await pilot.pause()
-            self.pictures[f"{name}-{width}x{height}"] = app.export_screenshot(
-                title="cellcall", simplify=True)
+            self.pictures[f"{name}-{width}x{height}"] = await _steady_picture(pilot)
         await pilot.resize_terminal(*SIZES[0])
         await settle(pilot)
 
     def check(self, svg: SnapshotAssertion) -> None:
         mismatched = [name for name, picture in self.pictures.items()
                       if svg(name=name) != picture]
-        assert not mismatched, f"snapshots differ: {mismatched} (see pytest --snapshot-update)"
+        if mismatched:  # kept for a look: the report shows only the names
+            kept = Path(tempfile.mkdtemp(prefix="cellcall-shots-"))
+            for name in mismatched:
+                (kept / f"{name}.svg").write_text(self.pictures[name], encoding="utf-8")
+        assert not mismatched, (f"snapshots differ: {mismatched} (see pytest --snapshot-update;"
+                                f" this run's pictures are in {kept})")
+
+
+async def _steady_picture(pilot: Pilot[Any], tries: int = 20) -> str:
+    """The screen once two pictures in a row agree: on a loaded machine a table may still
+    be painting the rows it was just given when the first picture is taken."""
+    picture = pilot.app.export_screenshot(title="cellcall", simplify=True)
+    for _try in range(tries):
+        await pilot.pause(0.05)
+        again = pilot.app.export_screenshot(title="cellcall", simplify=True)
+        if again == picture:
+            return picture
+        picture = again
+    return picture

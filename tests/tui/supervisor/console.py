@@ -10,7 +10,15 @@ from textual.pilot import Pilot
 from cellcall.tui.app import CellcallApp
 from cellcall.tui.screens.supervisor import FloorScreen
 from tui.phone_double import SupervisorPhoneDouble
-from tui.support import DEMO_PASSWORD, Site, log_in, settle, wait_for_screen, wait_until
+from tui.support import (
+    DEMO_PASSWORD,
+    Site,
+    log_in,
+    screen_text,
+    settle,
+    wait_for_screen,
+    wait_until,
+)
 
 SUPERVISOR = "superviseur"
 
@@ -37,6 +45,11 @@ async def log_in_supervisor(pilot: Pilot[Any], login: str = SUPERVISOR,
     await wait_until(pilot, lambda: floor_screen(pilot.app).snapshot is not None,
                      "the floor is read")
     await settle(pilot)
+    # On a loaded machine the table may paint its rows a little after it received them.
+    snapshot = floor_screen(pilot.app).snapshot
+    if snapshot is not None and snapshot.stations:
+        first = snapshot.stations[0].station_name
+        await wait_until(pilot, lambda: first in screen_text(pilot.app), "the stations drawn")
     return floor_screen(pilot.app)
 
 
