@@ -7,13 +7,12 @@ it is built, so a bad file is refused with one line before the engine starts.
 
 from __future__ import annotations
 
-import os
-import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from cellcall.errors import ValidationError
 from cellcall.i18n import _
+from cellcall.telephony.private_file import read_private_file
 
 TRANSPORTS = ("udp", "tcp", "tls")
 AGENT_LEGS = ("null", "desk_phone", "sound_device")
@@ -135,28 +134,14 @@ class TelephonyConfig:
 def read_secret(path: str | Path) -> str:
     """The SIP password from ``path``, refused unless only its owner can read it."""
     path = Path(path)
+    what = _("the SIP secrets file")
     try:
-        info = path.stat()
-    except OSError as exc:
-        raise ValidationError(_("Cannot read the SIP secrets file {path}: {error}").format(
-            path=path, error=exc.strerror or exc)) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ValidationError(_("The SIP secrets file {path} is not a file").format(path=path))
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ValidationError(_(
-            "The SIP secrets file {path} can be read by other accounts (mode {mode}): "
-            "make it readable by the service account only (chmod 600 {path})").format(
-                path=path, mode=oct(stat.S_IMODE(info.st_mode))))
-    if info.st_uid != os.geteuid():
-        raise ValidationError(_(
-            "The SIP secrets file {path} belongs to another account: it must belong to the "
-            "account cellcall runs as").format(path=path))
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ValidationError(_("Cannot read the SIP secrets file {path}: {error}").format(
-            path=path, error=exc)) from None
+        lines = read_private_file(path, what=what).decode("utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise ValidationError(_("Cannot read {what} {path}: {error}").format(
+            what=what, path=path, error=exc)) from None
     secret = lines[0].strip() if lines else ""
     if not secret:
-        raise ValidationError(_("The SIP secrets file {path} is empty").format(path=path))
+        raise ValidationError(_("Cannot use {what} {path}: it is empty").format(
+            what=what, path=path))
     return secret

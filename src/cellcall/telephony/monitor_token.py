@@ -22,13 +22,13 @@ import hmac
 import json
 import os
 import secrets
-import stat
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from cellcall.errors import ValidationError
 from cellcall.i18n import _
+from cellcall.telephony.private_file import read_private_file
 
 TOKEN_HEADER = "X-Cellcall-Monitor"  # noqa: S105 (a header name)
 KEY_FILE = "monitor.key"
@@ -90,27 +90,10 @@ def _create_key(path: Path) -> None:
 
 
 def _read_key(path: Path) -> bytes:
+    raw = read_private_file(path, what=_("the monitor key file"))
     try:
-        info = path.stat()
-    except OSError as exc:
-        raise ValidationError(_("Cannot read the monitor key file {path}: {error}").format(
-            path=path, error=exc.strerror or exc)) from None
-    if not stat.S_ISREG(info.st_mode):
-        raise ValidationError(_("The monitor key file {path} is not a file").format(
-            path=path))
-    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise ValidationError(_(
-            "The monitor key file {path} can be read by other accounts (mode {mode}): "
-            "make it readable by the service account only (chmod 600 {path})").format(
-                path=path, mode=oct(stat.S_IMODE(info.st_mode))))
-    if info.st_uid != os.geteuid():
-        raise ValidationError(_(
-            "The monitor key file {path} belongs to another account: it must belong to "
-            "the account cellcall runs as").format(path=path))
-    try:
-        text = path.read_text(encoding="ascii").strip()
-        key = bytes.fromhex(text)
-    except (OSError, UnicodeDecodeError, ValueError):
+        key = bytes.fromhex(raw.decode("ascii").strip())
+    except (UnicodeDecodeError, ValueError):
         key = b""
     if len(key) < 16:
         raise ValidationError(_("The monitor key file {path} is damaged: remove it, a new "
