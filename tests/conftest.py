@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,8 +12,6 @@ from sqlalchemy.engine import Engine
 
 from cellcall.db import make_engine
 from cellcall.services.schema import init_schema
-
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(autouse=True)
@@ -75,12 +71,3 @@ def admin(db_path: Path, capsys: pytest.CaptureFixture[str]):  # type: ignore[no
         return AdminResult(code, captured.out, captured.err)
 
     return run
-
-
-def run_admin_process(db_path: Path, *args: str, stdin: str | None = None,
-                      timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run the real installed ``cellcall-admin`` command in its own process."""
-    exe = Path(sys.executable).parent / "cellcall-admin"
-    env = dict(os.environ)
-    return subprocess.run([str(exe), "--db", str(db_path), *args], input=stdin,
-                          capture_output=True, text=True, timeout=timeout, env=env)

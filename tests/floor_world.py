@@ -41,7 +41,6 @@ but open on Sundays only, so nothing in it is callable (alert ``nothing_callable
 from __future__ import annotations
 
 import dataclasses
-import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -50,10 +49,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-import cellcall
+import frozen_clock
 from cellcall.config import Config, SiteConfig, SupervisionConfig
 from cellcall.db import run_write
-from cellcall.models.base import utcnow as real_utcnow
 from cellcall.models.calls import CallAttempt
 from cellcall.models.campaigns import Audience, CampaignCreate, CampaignType
 from cellcall.models.contacts import Contact
@@ -64,6 +62,7 @@ from cellcall.services import campaigns, outcomes, queue, site_controls, station
 from cellcall.services.actors import SYSTEM, Actor
 from cellcall.services.workstation import StationState, Workstation
 from cellcall.telephony import records
+from frozen_clock import FrozenClock
 
 PASSWORD = "floor-world-2026"
 NEWCOMER_CALLS = 3
@@ -81,37 +80,9 @@ class Clock(Protocol):
     def advance(self, **delta: float) -> None: ...
 
 
-class FrozenClock:
-    """Stands in for ``cellcall.models.base.utcnow`` in every cellcall module."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **delta: float) -> None:
-        self.at += timedelta(**delta)
-
-
 def freeze_clock(monkeypatch: pytest.MonkeyPatch, at: datetime = START) -> FrozenClock:
-    """Freeze ``utcnow`` where cellcall modules imported it (``from … import utcnow``)."""
-    import importlib
-    import pkgutil
-
-    for package in ("cellcall.models", "cellcall.services", "cellcall.telephony"):
-        module = importlib.import_module(package)
-        for info in pkgutil.walk_packages(module.__path__, prefix=f"{package}."):
-            try:
-                importlib.import_module(info.name)
-            except ImportError:  # optional parts (pjsua2) may be missing
-                continue
-    clock = FrozenClock(at)
-    for name, module in list(sys.modules.items()):
-        if name.split(".")[0] == cellcall.__name__ and \
-                getattr(module, "utcnow", None) is real_utcnow:
-            monkeypatch.setattr(module, "utcnow", clock)
-    return clock
+    """Freeze ``utcnow`` at the world's start (or at ``at``)."""
+    return frozen_clock.freeze_clock(monkeypatch, at)
 
 
 def cheap_passwords(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +20,17 @@ from cellcall.services import audit, campaigns, stations, users
 from cellcall.services.actors import Actor, shell_admin
 from cellcall.services.schema import init_schema
 
+REPO = Path(__file__).resolve().parents[1]
 ALICE_PASSWORD = "a-long-secret-1"
+
+
+def run_admin_process(db_path: Path, *args: str, stdin: str | None = None,
+                      timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run the real installed ``cellcall-admin`` command in its own process."""
+    exe = Path(sys.executable).parent / "cellcall-admin"
+    env = dict(os.environ)
+    return subprocess.run([str(exe), "--db", str(db_path), *args], input=stdin,
+                          capture_output=True, text=True, timeout=timeout, env=env)
 
 
 def build_site(path: Path) -> Path:

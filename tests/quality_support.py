@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
@@ -87,6 +89,38 @@ def build_quality_site(path: Path) -> QualitySite:
 def copy_site(template: QualitySite, path: Path) -> QualitySite:
     shutil.copyfile(template.path, path)
     return QualitySite(path, dict(template.ids))
+
+
+QualityFixtures = tuple[Callable[..., QualitySite], Callable[..., QualitySite],
+                        Callable[..., Iterator[Engine]]]
+
+
+def quality_fixtures(name: str, prepare: Callable[[QualitySite], None] | None = None,
+                     ) -> QualityFixtures:
+    """The module's fixtures ``template`` (the quality site built once, then ``prepare``d),
+    ``site`` (a copy of it for each test) and ``engine`` (on that copy)::
+
+        template, site, engine = quality_fixtures("training")
+    """
+
+    @pytest.fixture(scope="module", name="template")
+    def template_fixture(tmp_path_factory: pytest.TempPathFactory) -> QualitySite:
+        built = build_quality_site(tmp_path_factory.mktemp(name) / "template.sqlite3")
+        if prepare is not None:
+            prepare(built)
+        return built
+
+    @pytest.fixture(name="site")
+    def site_fixture(template: QualitySite, db_path: Path) -> QualitySite:
+        return copy_site(template, db_path)
+
+    @pytest.fixture(name="engine")
+    def engine_fixture(site: QualitySite) -> Iterator[Engine]:
+        eng = site.engine()
+        yield eng
+        eng.dispose()
+
+    return template_fixture, site_fixture, engine_fixture
 
 
 def password_of(login: str) -> str:

@@ -3,7 +3,6 @@ no traceback and nothing written (table contents and audit rows compared before/
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -13,22 +12,9 @@ from foundation_support import (
     ALICE_PASSWORD,
     assert_refused,
     audit_rows,
-    build_site,
     engine_for,
     snapshot,
 )
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_site(tmp_path_factory.mktemp("site") / "template.sqlite3")
-
-
-@pytest.fixture
-def site(template: Path, db_path: Path) -> Path:
-    """A fresh copy of the prepared site at the path the ``admin`` fixture uses."""
-    shutil.copyfile(template, db_path)
-    return db_path
 
 
 def last_audit(db: Path) -> tuple[object, ...]:
@@ -253,7 +239,7 @@ def test_closing_twice_is_refused(admin, site: Path) -> None:  # type: ignore[no
 
 
 def test_real_command_in_its_own_process_refuses_cleanly(site: Path) -> None:
-    from conftest import run_admin_process
+    from foundation_support import run_admin_process
 
     before = snapshot(site)
     proc = run_admin_process(site, "station", "add", "poste-1")

@@ -19,9 +19,8 @@ from cellcall.db import read_session, run_write
 from cellcall.models.calls import Callback
 from cellcall.models.contacts import Contact
 from cellcall.services import users
-from conftest import run_admin_process
 from floor_world import FloorWorld, build_site, cheap_passwords, freeze_clock
-from foundation_support import assert_refused, snapshot
+from foundation_support import assert_refused, run_admin_process, snapshot
 
 
 @pytest.fixture

@@ -22,18 +22,7 @@ from cellcall.models.users import StationCreate
 from cellcall.services import audit, backup, stations
 from cellcall.services.actors import shell_admin
 from cellcall.services.schema import require_current_schema
-from foundation_support import assert_refused, audit_rows, build_site, file_digest, snapshot
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_site(tmp_path_factory.mktemp("site") / "template.sqlite3")
-
-
-@pytest.fixture
-def site(template: Path, db_path: Path) -> Path:
-    shutil.copyfile(template, db_path)
-    return db_path
+from foundation_support import assert_refused, audit_rows, file_digest, snapshot
 
 
 def integrity(path: Path) -> list[str]:

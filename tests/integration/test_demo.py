@@ -16,9 +16,8 @@ from cellcall.db import run_write
 from cellcall.models.users import Role, UserCreate
 from cellcall.services import auth, demo, users
 from cellcall.services.actors import SYSTEM, shell_admin
-from conftest import REPO
 from contacts_support import count, query
-from foundation_support import assert_refused, audit_rows, snapshot
+from foundation_support import REPO, assert_refused, audit_rows, snapshot
 
 
 def test_demo_command_loads_the_whole_site(admin, engine: Engine, db_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -15,18 +14,7 @@ from cellcall.models.users import Role
 from cellcall.services import dnc
 from cellcall.services.actors import Actor, shell_admin
 from contacts_support import count, query, write_csv
-from foundation_support import assert_refused, audit_rows, build_site, snapshot
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_site(tmp_path_factory.mktemp("site") / "template.sqlite3")
-
-
-@pytest.fixture
-def site(template: Path, db_path: Path) -> Path:
-    shutil.copyfile(template, db_path)
-    return db_path
+from foundation_support import assert_refused, audit_rows, snapshot
 
 
 def entries(db: Path) -> list[tuple[object, ...]]:

@@ -3,25 +3,11 @@ what is printed, and every bad input refused in one line with nothing written.""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import run_admin_process
-from foundation_support import assert_refused, audit_rows, build_site, snapshot
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    # alice: operator; bob: (disabled) supervisor.
-    return build_site(tmp_path_factory.mktemp("site") / "template.sqlite3")
-
-
-@pytest.fixture
-def site(template: Path, db_path: Path) -> Path:
-    shutil.copyfile(template, db_path)
-    return db_path
+from foundation_support import assert_refused, audit_rows, run_admin_process, snapshot
 
 
 def test_add_list_and_remove(admin, site: Path) -> None:  # type: ignore[no-untyped-def]

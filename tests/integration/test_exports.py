@@ -4,7 +4,6 @@ never a partial file."""
 from __future__ import annotations
 
 import json
-import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -96,11 +95,6 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     engine.dispose()
     return path
 
-
-@pytest.fixture
-def site(template: Path, db_path: Path) -> Path:
-    shutil.copyfile(template, db_path)
-    return db_path
 
 
 def test_admin_export_has_numbers_and_everything_per_contact(admin, site: Path,  # type: ignore[no-untyped-def]

@@ -4,7 +4,6 @@ excludes postal-code areas), whatever its header, through both ways of writing."
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
@@ -14,18 +13,6 @@ from cellcall.db import make_engine, read_session, run_write
 from cellcall.services import imports
 from cellcall.services.actors import shell_admin
 from contacts_support import FR_MOBILES, add_campaign, query, write_csv
-from foundation_support import build_site
-
-
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_site(tmp_path_factory.mktemp("site") / "template.sqlite3")
-
-
-@pytest.fixture
-def site(template: Path, db_path: Path) -> Path:
-    shutil.copyfile(template, db_path)
-    return db_path
 
 
 def postal(db: Path) -> list[tuple[str, str]]:

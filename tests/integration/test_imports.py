@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -23,7 +22,6 @@ from cellcall.errors import CellcallError, ValidationError
 from cellcall.models.users import Role
 from cellcall.services import dnc, imports
 from cellcall.services.actors import Actor, shell_admin
-from conftest import run_admin_process
 from contacts_support import (
     FR_MOBILES,
     add_campaign,
@@ -32,7 +30,7 @@ from contacts_support import (
     read_csv,
     write_csv,
 )
-from foundation_support import assert_refused, audit_rows, build_site, snapshot
+from foundation_support import assert_refused, audit_rows, build_site, run_admin_process, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -42,11 +40,6 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     add_campaign(path, "rdv-pro", type_="appointment", audience="business", languages=("fr",))
     return path
 
-
-@pytest.fixture
-def site(template: Path, db_path: Path) -> Path:
-    shutil.copyfile(template, db_path)
-    return db_path
 
 
 def contacts(db: Path, slug: str = "camp-1") -> list[tuple[object, ...]]:

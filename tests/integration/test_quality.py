@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -20,8 +20,7 @@ from quality_support import (
     QualitySite,
     add_call,
     audit_actions,
-    build_quality_site,
-    copy_site,
+    quality_fixtures,
 )
 
 DEFAULT_KEYS = ["greeting", "purpose", "listening", "script", "objections", "closing",
@@ -29,21 +28,7 @@ DEFAULT_KEYS = ["greeting", "purpose", "listening", "script", "objections", "clo
 T0 = datetime(2026, 9, 10, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> QualitySite:
-    return build_quality_site(tmp_path_factory.mktemp("quality") / "template.sqlite3")
-
-
-@pytest.fixture
-def site(template: QualitySite, db_path: Path) -> QualitySite:
-    return copy_site(template, db_path)
-
-
-@pytest.fixture
-def engine(site: QualitySite) -> Iterator[Engine]:
-    eng = site.engine()
-    yield eng
-    eng.dispose()
+template, site, engine = quality_fixtures("quality")
 
 
 def _wav(folder: Path, name: str) -> Path:

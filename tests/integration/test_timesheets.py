@@ -4,7 +4,6 @@ payroll export (French spreadsheet CSV, defused cells, all or nothing) and `show
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from cellcall.services import timeclock, timesheets
 from cellcall.services.actors import shell_admin
 from contacts_support import read_csv
 from foundation_support import assert_refused, snapshot
-from quality_support import QualitySite, audit_actions, build_quality_site, copy_site
+from quality_support import QualitySite, audit_actions, quality_fixtures
 
 CONFIG = Config(site=SiteConfig(timezone="Europe/Paris", hourly_wage_eur=5.0))
 AFTER = datetime(2026, 11, 1, tzinfo=UTC)
@@ -28,9 +27,7 @@ def at(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> QualitySite:
-    site = build_quality_site(tmp_path_factory.mktemp("timesheets") / "template.sqlite3")
+def _two_shifts_of_olga(site: QualitySite) -> None:
     engine = site.engine()
     olga = site.actor("olga")
 
@@ -47,19 +44,9 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> QualitySite:
     step(timeclock.end_pause, now=at("2026-09-14T11:45"))
     step(timeclock.clock_out, now=at("2026-09-14T15:00"))
     engine.dispose()
-    return site
 
 
-@pytest.fixture
-def site(template: QualitySite, db_path: Path) -> QualitySite:
-    return copy_site(template, db_path)
-
-
-@pytest.fixture
-def engine(site: QualitySite) -> Iterator[Engine]:
-    eng = site.engine()
-    yield eng
-    eng.dispose()
+template, site, engine = quality_fixtures("timesheets", _two_shifts_of_olga)
 
 
 def _sheet(engine: Engine, site: QualitySite, period: str, anchor: date, *,

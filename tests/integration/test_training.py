@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,26 +16,12 @@ from cellcall.i18n import set_language
 from cellcall.services import training
 from cellcall.services.actors import shell_admin
 from foundation_support import snapshot
-from quality_support import QualitySite, add_call, audit_actions, build_quality_site, copy_site
+from quality_support import QualitySite, add_call, audit_actions, quality_fixtures
 
 T0 = datetime(2026, 9, 10, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> QualitySite:
-    return build_quality_site(tmp_path_factory.mktemp("training") / "template.sqlite3")
-
-
-@pytest.fixture
-def site(template: QualitySite, db_path: Path) -> QualitySite:
-    return copy_site(template, db_path)
-
-
-@pytest.fixture
-def engine(site: QualitySite) -> Iterator[Engine]:
-    eng = site.engine()
-    yield eng
-    eng.dispose()
+template, site, engine = quality_fixtures("training")
 
 
 def test_the_titles_modules() -> None:

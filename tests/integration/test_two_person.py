@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,39 +18,25 @@ from cellcall.models.users import Role
 from cellcall.services import exports
 from cellcall.services.actors import Actor, shell_admin
 from cellcall.telephony.recordings import purge_recordings
-from conftest import run_admin_process
-from foundation_support import assert_refused, snapshot
+from foundation_support import assert_refused, run_admin_process, snapshot
 from quality_support import (
     QualitySite,
     add_call,
     audit_actions,
-    build_quality_site,
-    copy_site,
     password_of,
+    quality_fixtures,
     rows,
 )
 
 
-@pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> QualitySite:
-    site = build_quality_site(tmp_path_factory.mktemp("two-person") / "template.sqlite3")
+def _yesterdays_call(site: QualitySite) -> None:
     engine = site.engine()
     add_call(engine, operator_id=site.ids["olga"], campaign_id=site.ids["enquete"],
              claimed_at=utcnow() - timedelta(days=1))
     engine.dispose()
-    return site
 
 
-@pytest.fixture
-def site(template: QualitySite, db_path: Path) -> QualitySite:
-    return copy_site(template, db_path)
-
-
-@pytest.fixture
-def engine(site: QualitySite) -> Iterator[Engine]:
-    eng = site.engine()
-    yield eng
-    eng.dispose()
+template, site, engine = quality_fixtures("two-person", _yesterdays_call)
 
 
 def _export(admin, out: Path, *second: str, stdin: str | None = None):  # type: ignore[no-untyped-def]

@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import importlib
 import io
-import pkgutil
 import sqlite3
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +30,9 @@ from textual.pilot import Pilot
 from textual.widget import Widget
 from textual.widgets import Input, OptionList, TextArea
 
-import cellcall
+import frozen_clock
 from cellcall.config import Config, load_config
 from cellcall.db import make_engine, read_session, unit_of_work
-from cellcall.models.base import utcnow as real_utcnow
 from cellcall.models.campaigns import Campaign
 from cellcall.models.contacts import Contact
 from cellcall.models.users import User
@@ -46,6 +42,7 @@ from cellcall.services.queue import ClaimedContact
 from cellcall.services.workstation import StationState
 from cellcall.tui.app import CellcallApp
 from cellcall.tui.main import build_app
+from frozen_clock import FrozenClock
 from tui.phone_double import PhoneDouble
 
 DEMO_PASSWORD = demo.DEMO_PASSWORD
@@ -55,37 +52,9 @@ FROZEN_AT = datetime(2026, 11, 17, 9, 30, tzinfo=UTC)
 
 
 # --- the clock ---------------------------------------------------------------------------------
-class FrozenClock:
-    """Stands in for ``cellcall.models.base.utcnow`` in every cellcall module."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **delta: float) -> None:
-        self.at += timedelta(**delta)
-
-
-def _import_cellcall() -> None:
-    """Import every module that may read the clock, so that freezing reaches them all."""
-    for package in ("cellcall.models", "cellcall.services", "cellcall.tui"):
-        module = importlib.import_module(package)
-        for info in pkgutil.walk_packages(module.__path__, prefix=f"{package}."):
-            importlib.import_module(info.name)
-
-
 def freeze_clock(monkeypatch: pytest.MonkeyPatch, at: datetime = FROZEN_AT) -> FrozenClock:
-    """Freeze ``utcnow`` where cellcall modules imported it (``from … import utcnow``)."""
-    _import_cellcall()
-    clock = FrozenClock(at)
-    for name, module in list(sys.modules.items()):
-        if name.split(".")[0] != cellcall.__name__:
-            continue
-        if getattr(module, "utcnow", None) is real_utcnow:
-            monkeypatch.setattr(module, "utcnow", clock)
-    return clock
+    """Freeze ``utcnow`` at the TUI tests' moment (or at ``at``)."""
+    return frozen_clock.freeze_clock(monkeypatch, at)
 
 
 # --- the database -----------------------------------------------------------------------------

@@ -1,4 +1,3 @@
-from conftest import AdminResult  # noqa: F401
 
 
 def test_init_then_user_add_and_list(admin) -> None:  # type: ignore[no-untyped-def]
