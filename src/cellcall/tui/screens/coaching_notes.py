@@ -9,8 +9,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 from zoneinfo import ZoneInfo
 
-from rich.console import Group, RenderableType
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -18,10 +16,10 @@ from textual.containers import Vertical, VerticalScroll
 from textual.widgets import Footer, Static
 
 from cellcall.db import read_session, run_write
-from cellcall.i18n import _, pgettext
+from cellcall.i18n import _
 from cellcall.services import training
 from cellcall.tui.screens.base import CellcallModal
-from cellcall.tui.widgets.literal import literal
+from cellcall.tui.widgets.coaching_notes import render_coaching_notes
 
 if TYPE_CHECKING:
     from cellcall.services.training import CoachingNoteView
@@ -32,24 +30,6 @@ def _notes_bindings() -> list[BindingType]:
     return [
         Binding("escape", "close", _("Close"), id="notes.close"),
     ]
-
-
-def render_own_notes(notes: list[CoachingNoteView], zone: ZoneInfo) -> RenderableType:
-    if not notes:
-        return Text(_("No coaching note yet."), style="dim")
-    parts: list[RenderableType] = []
-    for note in notes:
-        head = Text(note.created_at.astimezone(zone).strftime("%d/%m/%Y %H:%M  "),
-                    style="bold", end="")
-        head.append_text(literal(note.supervisor_name))
-        if not note.read:
-            head.append("  ")
-            head.append(pgettext("unread coaching note", "new"), style="bold yellow")
-        parts.extend([head, literal(note.text, keep_newlines=True), Text("")])
-    for part in parts:
-        if isinstance(part, Text):
-            part.end = "\n"  # literal texts end without one (for inline use)
-    return Group(*parts)
 
 
 def own_notes(station: Workstation) -> list[CoachingNoteView]:
@@ -98,7 +78,8 @@ class CoachingNotesScreen(CellcallModal):
 
     def _show(self, notes: list[CoachingNoteView]) -> None:
         zone = ZoneInfo(self.station.config.site.timezone)
-        self.query_one("#own-notes", Static).update(render_own_notes(notes, zone))
+        rendered = render_coaching_notes(notes, zone, reader="operator")
+        self.query_one("#own-notes", Static).update(rendered)
 
     def action_close(self) -> None:
         self.dismiss(None)

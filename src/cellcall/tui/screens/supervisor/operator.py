@@ -29,6 +29,7 @@ from cellcall.i18n import _, ngettext
 from cellcall.services.outcomes import disposition_label
 from cellcall.tui.screens.supervisor.base import ConsoleScreen
 from cellcall.tui.screens.supervisor.messages import Loaded
+from cellcall.tui.widgets.coaching_notes import render_coaching_notes
 from cellcall.tui.widgets.floor_tables import KeyedTable
 from cellcall.tui.widgets.literal import labelled, literal
 from cellcall.tui.widgets.state_bar import clock
@@ -36,7 +37,7 @@ from cellcall.tui.widgets.state_bar import clock
 if TYPE_CHECKING:
     from cellcall.services.floor import OperatorFigures
     from cellcall.services.quality import ScoreView
-    from cellcall.services.training import CoachingNoteView, ModuleRow
+    from cellcall.services.training import ModuleRow
 
 OPERATOR_TABS = ("figures", "scores", "training", "notes")
 
@@ -113,23 +114,6 @@ class ModuleTable(KeyedTable):
         self.set_rows(rows)
 
 
-def render_notes(notes: list[CoachingNoteView], zone: Any) -> RenderableType:
-    if not notes:
-        return Text(_("No coaching note yet."), style="dim")
-    parts: list[RenderableType] = []
-    for note in notes:
-        head = Text(note.created_at.astimezone(zone).strftime("%d/%m/%Y %H:%M "),
-                    style="bold", end="")
-        head.append_text(literal(note.supervisor_name))
-        head.append(" ")
-        head.append(_("read") if note.read else _("not read yet"),
-                    style="green" if note.read else "yellow")
-        parts.append(head)
-        parts.append(literal(note.text, keep_newlines=True))
-        parts.append(Text(""))
-    return Group(*one_per_line(parts))
-
-
 class OperatorScreen(ConsoleScreen):
     """Coaching one operator."""
 
@@ -188,7 +172,8 @@ class OperatorScreen(ConsoleScreen):
         elif message.what == "training":
             self.query_one(ModuleTable).show(message.data, zone)
         elif message.what == "notes":
-            self.query_one("#notes-body", Static).update(render_notes(message.data, zone))
+            notes = render_coaching_notes(message.data, zone, reader="supervisor")
+            self.query_one("#notes-body", Static).update(notes)
 
     def action_show_tab(self, tab: str) -> None:
         if not isinstance(self.focused, Input):
