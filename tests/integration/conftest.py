@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from floor_world import cheap_passwords, freeze_clock
 from foundation_support import build_site
+from frozen_clock import FrozenClock
 
 
 @pytest.fixture(scope="module")
@@ -27,3 +29,11 @@ def site(template: Path, db_path: Path) -> Path:
     """A fresh copy of the module's prepared site at ``db_path``."""
     shutil.copyfile(template, db_path)
     return db_path
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
+    """For the floor-world modules: the clock frozen at the world's start, and the users'
+    hashes at argon2's smallest cost (a world builds in a second instead of ten)."""
+    cheap_passwords(monkeypatch)
+    return freeze_clock(monkeypatch)

@@ -19,14 +19,13 @@ from cellcall.db import read_session, run_write
 from cellcall.models.calls import Callback
 from cellcall.models.contacts import Contact
 from cellcall.services import users
-from floor_world import FloorWorld, build_site, cheap_passwords, freeze_clock
+from floor_world import FloorWorld, build_site
 from foundation_support import assert_refused, run_admin_process, snapshot
+from frozen_clock import FrozenClock
 
 
 @pytest.fixture
-def world(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> Iterator[FloorWorld]:
-    cheap_passwords(monkeypatch)
-    clock = freeze_clock(monkeypatch)
+def world(engine: Engine, clock: FrozenClock) -> Iterator[FloorWorld]:
     built = build_site(engine, clock, fr_contacts=3, ru_contacts=0)
     yield built
     built.close()

@@ -40,18 +40,10 @@ from floor_world import (
     FrozenClock,
     answer,
     build_site,
-    cheap_passwords,
     dial,
-    freeze_clock,
     hang_up,
     open_station,
 )
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
-    cheap_passwords(monkeypatch)
-    return freeze_clock(monkeypatch)
 
 
 @pytest.fixture

@@ -26,19 +26,11 @@ from floor_world import (
     answer,
     build_floor_world,
     build_site,
-    cheap_passwords,
     complete_call,
     dial,
     expected_states,
-    freeze_clock,
     open_station,
 )
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
-    cheap_passwords(monkeypatch)
-    return freeze_clock(monkeypatch)
 
 
 def snapshot(world: FloorWorld, actor: Actor | None = None,

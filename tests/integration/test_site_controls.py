@@ -27,16 +27,8 @@ from floor_world import (
     FloorWorld,
     FrozenClock,
     build_site,
-    cheap_passwords,
-    freeze_clock,
     open_station,
 )
-
-
-@pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> FrozenClock:
-    cheap_passwords(monkeypatch)
-    return freeze_clock(monkeypatch)
 
 
 @pytest.fixture
