@@ -27,12 +27,13 @@ def translate_bindings(node: DOMNode, bindings: Iterable[BindingType]) -> None:
                       if b.id in labels else b for b in items]
 
 
-class CellcallScreen(Screen[None]):
-    """A full screen; refused service calls are shown as a notification by default."""
+class _SharedScreenParts:
+    """What full and modal screens alike do: footer labels in the user's language, refused
+    service calls shown as a notification, worker events handed to the app's one handler."""
 
     def __init__(self) -> None:
         super().__init__()
-        translate_bindings(self, self.bindings_now())
+        translate_bindings(self, self.bindings_now())  # type: ignore[arg-type]
 
     @classmethod
     def bindings_now(cls) -> list[BindingType]:
@@ -40,24 +41,16 @@ class CellcallScreen(Screen[None]):
         return []
 
     def on_service_failed(self, message: ServiceFailed) -> None:
-        self.notify(message.message, severity="error", timeout=6)
+        self.notify(message.message, severity="error", timeout=6)  # type: ignore[attr-defined]
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         # The message does not bubble: hand it to the app's one handler.
         self.app.worker_state_changed(event)  # type: ignore[attr-defined]
 
 
-class CellcallModal(ModalScreen[object]):
-    def __init__(self) -> None:
-        super().__init__()
-        translate_bindings(self, self.bindings_now())
+class CellcallScreen(_SharedScreenParts, Screen[None]):
+    """A full screen."""
 
-    @classmethod
-    def bindings_now(cls) -> list[BindingType]:
-        return []
 
-    def on_service_failed(self, message: ServiceFailed) -> None:
-        self.notify(message.message, severity="error", timeout=6)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        self.app.worker_state_changed(event)  # type: ignore[attr-defined]
+class CellcallModal(_SharedScreenParts, ModalScreen[object]):
+    """A modal screen over another."""
