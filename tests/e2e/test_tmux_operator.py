@@ -73,12 +73,23 @@ class Terminal:
                 raise AssertionError(f"never on screen: {what}\n--- screen ---\n{text}")
             time.sleep(0.2)
 
+    def steady_screen(self, settle: float = 0.4) -> str:
+        """The screen once two captures ``settle`` seconds apart are the same."""
+        before = self.screen()
+        while True:
+            time.sleep(settle)
+            now = self.screen()
+            if now == before:
+                return now
+            before = now
+
     def log_in(self, login: str, password: str) -> None:
         """Type a login and a password on the login screen, and press Enter.
 
         Enter in the login field moves the focus by a message the app handles after the
-        keys already queued: keys sent at once can outrun it and land in the login field
-        (a person typing never does). Then the fields are cleared and the login retyped.
+        keys already queued: keys sent at once can outrun it, and all or part of the
+        password lands in the login field (a person typing never does). Then both fields
+        are emptied and the login retyped.
         """
         self.wait_for(lambda s: "Password" in s and "Log in" in s, "the login screen")
         for _try in range(3):
@@ -86,13 +97,13 @@ class Terminal:
             self.wait_for(lambda s: login in s, "the login typed")
             self.keys("Enter")
             self.type(password)
-            text = self.wait_for(lambda s: "•" * len(password) in s or login + password in s,
-                                 "the password typed (masked)")
-            if "•" * len(password) in text:
+            text = self.steady_screen()
+            if "•" * len(password) in text and login + password[:1] not in text:
                 self.keys("Enter")
                 return
-            self.keys("BTab", "C-u")  # back to the login field, emptied
-            self.wait_for(lambda s: login not in s, "the login field emptied")
+            # The focus did reach the password field: empty it, then the login field.
+            self.keys("C-u", "BTab", "C-u")
+            self.wait_for(lambda s: login not in s and "•" not in s, "both fields emptied")
         raise AssertionError("the password never reached its field")
 
     def kill(self) -> None:

@@ -62,6 +62,7 @@ from cellcall.telephony import monitor_token, records
 from cellcall.telephony.config import TelephonyConfig, read_secret
 from cellcall.telephony.identity import campaigns_to_check, check_caller_identity
 from cellcall.telephony.pjlib import (
+    CallbackSink,
     LogToPython,
     endpoint_config,
     media_transport_config,
@@ -104,13 +105,12 @@ def _stop_live_phones() -> None:
 
 
 # --- pjsua2 subclasses: they only post events (and bridge media) --------------------------
-Sink = queue.SimpleQueue[tuple[Any, ...]]
 
 
 class _Call(pj.Call):  # type: ignore[misc]
     """A call of any role; holds no reference to the engine (no cycles across threads)."""
 
-    def __init__(self, account: Any, sink: Sink, key: int, role: str,
+    def __init__(self, account: Any, sink: CallbackSink, key: int, role: str,
                  media_handler: weakref.WeakMethod[Callable[[_Call], None]] | None,
                  call_id: int = pj.PJSUA_INVALID_ID,
                  reinvite_handler: ReinviteHandler | None = None) -> None:
@@ -169,7 +169,7 @@ ReinviteHandler = weakref.WeakMethod[Callable[[_Call, str, str], int]]
 
 
 class _Account(pj.Account):  # type: ignore[misc]
-    def __init__(self, sink: Sink, keys: itertools.count[int],
+    def __init__(self, sink: CallbackSink, keys: itertools.count[int],
                  media_handler: weakref.WeakMethod[Callable[[_Call], None]] | None = None,
                  reinvite_handler: ReinviteHandler | None = None) -> None:
         super().__init__()
@@ -408,7 +408,7 @@ class SipPhone:
         self._monitor_key = (monitor_token.load_or_create_key(monitor_key_file)
                              if monitor_key_file is not None else None)
         self._commands: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
-        self._sink: Sink = queue.SimpleQueue()
+        self._sink = CallbackSink()
         self._listeners: list[Callable[[object], None]] = []
         self._listeners_lock = threading.Lock()
         self._outbox = _Outbox(engine, self._deliver)
@@ -998,11 +998,7 @@ class SipPhone:
 
     # --- callback events -------------------------------------------------------------------
     def _handle_callbacks(self) -> None:
-        while True:
-            try:
-                item = self._sink.get_nowait()
-            except queue.Empty:
-                return
+        for item in self._sink.pending():
             try:
                 self._on_callback(item)
             except CellcallError as exc:
@@ -1572,11 +1568,7 @@ class SipPhone:
         self._calls.clear()
         self._main_account = None
         self._accounts.clear()
-        while True:  # drop calls the callbacks still hold in the queue
-            try:
-                self._sink.get_nowait()
-            except queue.Empty:
-                break
+        self._sink.discard()  # the queued items may hold the calls being destroyed
         if self._ep is not None:
             try:
                 self._ep.libDestroy(pj.PJSUA_DESTROY_NO_NETWORK)

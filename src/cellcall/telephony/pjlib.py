@@ -10,8 +10,10 @@ from __future__ import annotations
 import ctypes
 import logging
 import math
+import queue
 import struct
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,34 @@ import pjsua2 as pj
 log = logging.getLogger("cellcall.telephony.pjsip")
 
 _LEVELS = {0: logging.CRITICAL, 1: logging.ERROR, 2: logging.WARNING, 3: logging.INFO}
+
+
+CallbackItem = tuple[Any, ...]
+"""What a pjsua2 callback queues: its kind first ("state", "incoming", …), then its data."""
+
+
+class CallbackSink:
+    """pjsua2 callbacks only queue what happened; the owning thread handles it later, outside
+    pjsip's locks. ``put`` may be called from any thread."""
+
+    def __init__(self) -> None:
+        self._items: queue.SimpleQueue[CallbackItem] = queue.SimpleQueue()
+
+    def put(self, item: CallbackItem) -> None:
+        self._items.put(item)
+
+    def pending(self) -> Iterator[CallbackItem]:
+        """Every item queued so far, oldest first, each taken off the queue."""
+        while True:
+            try:
+                yield self._items.get_nowait()
+            except queue.Empty:
+                return
+
+    def discard(self) -> None:
+        """Drop what is queued (at shutdown: the items may hold calls being destroyed)."""
+        for _item in self.pending():
+            pass
 
 
 def quiet_pjlib() -> None:

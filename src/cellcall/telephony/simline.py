@@ -24,7 +24,6 @@ import argparse
 import itertools
 import logging
 import os
-import queue
 import re
 import select
 import signal
@@ -50,6 +49,7 @@ from cellcall.errors import CellcallError
 from cellcall.i18n import _
 from cellcall.models.contacts import Contact
 from cellcall.telephony.pjlib import (
+    CallbackSink,
     LogToPython,
     endpoint_config,
     media_transport_config,
@@ -84,7 +84,7 @@ def behaviour_of(engine: Engine, number: str) -> str | None:
 
 
 class _SimCall(pj.Call):  # type: ignore[misc]
-    def __init__(self, account: Any, sink: queue.SimpleQueue[tuple[Any, ...]], key: int,
+    def __init__(self, account: Any, sink: CallbackSink, key: int,
                  media_handler: weakref.WeakMethod[Callable[[_SimCall], None]],
                  call_id: int) -> None:
         super().__init__(account, call_id)
@@ -105,7 +105,7 @@ class _SimCall(pj.Call):  # type: ignore[misc]
 
 
 class _SimAccount(pj.Account):  # type: ignore[misc]
-    def __init__(self, sink: queue.SimpleQueue[tuple[Any, ...]],
+    def __init__(self, sink: CallbackSink,
                  media_handler: weakref.WeakMethod[Callable[[_SimCall], None]]) -> None:
         super().__init__()
         self.sink = sink
@@ -144,7 +144,7 @@ class SimulatedLineServer:
         self.hangup_after = hangup_after
         self.log_level = log_level
         self._stop = threading.Event()
-        self._sink: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._sink = CallbackSink()
         self._callees: dict[int, _Callee] = {}
         self._recordings = itertools.count(1)
         self._player: Any = None
@@ -198,11 +198,7 @@ class SimulatedLineServer:
             del ep
 
     def _handle_events(self) -> None:
-        while True:
-            try:
-                item = self._sink.get_nowait()
-            except queue.Empty:
-                return
+        for item in self._sink.pending():
             try:
                 if item[0] == "incoming":
                     self._incoming(item[1])
