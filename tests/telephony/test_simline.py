@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -12,7 +14,7 @@ from cellcall.models.calls import AttemptState
 from cellcall.telephony import events as ev
 from cellcall.telephony.simline import SimulatedLine, dialled_number
 from telephony.conftest import PhoneHandle
-from telephony.support import Site, attempt_row, claim
+from telephony.support import Site, attempt_row, audit_rows, claim
 from telephony.tones import shares
 
 MakePhone = Callable[..., PhoneHandle]
@@ -131,3 +133,30 @@ def test_dtmf_digits_reach_the_callee(site: Site, make_phone: MakePhone,
     text = log_file.read_text()
     assert "DTMF 3 from the caller of +33612300005" in text
     assert "DTMF # from the caller of +33612300005" in text
+
+
+def test_no_more_digits_than_the_call_allows_reach_the_callee(
+        site: Site, make_phone: MakePhone, simline: SimulatedLine, tmp_path: Path) -> None:
+    """Keyed digits stop at ``max_dtmf_digits_per_call``: a switchboard's menu, never an
+    outside number dialled through it. The refusal is told and audited."""
+    handle = make_phone(trunk_pattern=simline.trunk_pattern, max_dtmf_digits_per_call=3)
+    attempt_id = claim(site, "+33612300006", "answer")
+    handle.phone.dial(attempt_id)
+    handle.events.wait_for(ev.CallProgress, attempt_id=attempt_id, state="connected")
+    handle.phone.send_dtmf("1")
+    handle.phone.send_dtmf("2#")
+    handle.phone.send_dtmf("9")
+    assert "only 3 digits" in handle.events.wait_for(ev.EngineError).message
+    log_file = tmp_path / "simline.log"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "DTMF #" not in log_file.read_text():
+        time.sleep(0.1)
+    time.sleep(0.5)  # room for a digit that should not come
+    handle.phone.hangup()
+    handle.events.wait_for(ev.CallEnded, attempt_id=attempt_id)
+    heard = re.findall(r"DTMF (\S+) from the caller of \+33612300006", log_file.read_text())
+    assert heard == ["1", "2", "#"]
+    assert [json.loads(r.details)["digits"] for r in audit_rows(site, "dtmf")] == ["1", "2#"]
+    [refused] = audit_rows(site, "dtmf.refused")
+    assert json.loads(refused.details) == {"digits": "9", "sent_before": 3, "allowed": 3}
+    assert refused.target == f"attempt:{attempt_id}"

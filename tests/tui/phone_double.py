@@ -16,6 +16,8 @@ class PhoneDouble:
         self.dialed: list[int] = []
         self.hangups = 0
         self.muted: list[bool] = []
+        self.held: list[bool] = []
+        self.dtmf: list[str] = []
         self.started = False
         self.stopped = False
         self._listeners: list[Callable[[object], None]] = []
@@ -36,10 +38,10 @@ class PhoneDouble:
         self.muted.append(muted)
 
     def set_hold(self, held: bool) -> None:
-        pass
+        self.held.append(held)
 
     def send_dtmf(self, digits: str) -> None:
-        pass
+        self.dtmf.append(digits)
 
     def subscribe(self, listener: Callable[[object], None]) -> None:
         self._listeners.append(listener)

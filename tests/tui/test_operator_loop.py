@@ -15,6 +15,7 @@ from cellcall.models.contacts import Contact
 from cellcall.models.timeclock import TimeEntry
 from cellcall.services.workstation import StationState
 from cellcall.telephony import events
+from cellcall.tui.screens.keypad import KeypadScreen
 from cellcall.tui.screens.lock import LockScreen
 from cellcall.tui.screens.login import LoginScreen
 from cellcall.tui.screens.pause import PauseScreen
@@ -119,6 +120,63 @@ def test_mute_and_operator_hang_up_go_through_the_phone(site: Site) -> None:
         phone.emit(events.CallEnded(attempt_id=attempt_id, result=events.OPERATOR_HANGUP,
                                     sip_status=200, reason="BYE"))
         await wait_for_screen(pilot, WrapUpScreen, "the wrap-up form opens")
+
+    drive(app, scenario)
+
+
+def test_hold_in_a_call_takes_f8_and_says_so(site: Site) -> None:
+    app = site.app()
+    phone = site.phone
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await log_in_operator(pilot)
+        await dial_and_answer(pilot, phone)
+        assert _("Hold") in screen_text(app).splitlines()[-1]
+        await pilot.press("f8")
+        await settle(pilot)
+        assert phone.held == [True]
+        assert station_state(app) == StationState.TALKING  # not a pause of the operator
+        assert app.screen.query_one(StateBar).detail == _("on hold")
+        assert _("Take back") in screen_text(app).splitlines()[-1]
+        await pilot.press("f7")
+        await settle(pilot)
+        assert app.screen.query_one(StateBar).detail == f"{_('on hold')}, {_('muted')}"
+        await pilot.press("f8")
+        await settle(pilot)
+        assert phone.held == [True, False]
+        assert app.screen.query_one(StateBar).detail == _("muted")
+
+    drive(app, scenario)
+
+
+def test_the_keypad_sends_digits_into_the_call_and_closes_with_it(site: Site) -> None:
+    app = site.app()
+    phone = site.phone
+
+    async def scenario(pilot: Pilot[Any]) -> None:
+        await log_in_operator(pilot)
+        assert _("Keypad") not in screen_text(app).splitlines()[-1]  # no call, no keypad
+        await pilot.press("f4")
+        await settle(pilot)
+        assert not isinstance(app.screen, KeypadScreen)
+        attempt_id = await dial_and_answer(pilot, phone)
+        await pilot.press("f4")
+        await wait_for_screen(pilot, KeypadScreen, "the keypad")
+        await pilot.press("1", "a", "+", "asterisk", "number_sign", "0")
+        await settle(pilot)
+        assert phone.dtmf == ["1", "*", "#", "0"]  # nothing else is a key of the keypad
+        assert _("Sent: {digits}").format(digits="1*#0") in screen_text(app)
+        phone.emit(events.EngineError(message="This call may take only 8 digits: ask a "
+                                              "supervisor."))
+        await settle(pilot)
+        assert "only 8 digits" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for_screen(pilot, WorkstationScreen, "back to the call")
+        await pilot.press("f4")
+        await wait_for_screen(pilot, KeypadScreen, "the keypad again")
+        # The callee hangs up while the keypad is open: it goes, the wrap-up comes.
+        await remote_hang_up(pilot, phone, attempt_id)
+        assert not any(isinstance(s, KeypadScreen) for s in app.screen_stack)
 
     drive(app, scenario)
 

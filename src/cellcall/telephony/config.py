@@ -57,6 +57,10 @@ class TelephonyConfig:
     """Longest customer call; the engine hangs up when it is reached."""
     call_time_warning_s: int = 60
     """How long before the limit the operator is warned."""
+    max_dtmf_digits_per_call: int = 8
+    """Most digits an operator may key into one customer call (a switchboard's menu and an
+    extension). Kept below a full phone number, so that no company switchboard with an
+    outside line can be made to dial someone else."""
     agent_leg: str = "null"
     """The operator's audio: desk_phone (the station's SIP desk phone, called at start and
     kept up), sound_device (this machine's audio device) or null (no audio: demo, tests)."""
@@ -110,7 +114,8 @@ class TelephonyConfig:
                     "clock_rate"):
             if getattr(self, key) <= 0:
                 raise bad(key)
-        for key in ("call_time_warning_s", "min_free_disk_mb", "recording_retention_days"):
+        for key in ("call_time_warning_s", "min_free_disk_mb", "recording_retention_days",
+                    "max_dtmf_digits_per_call"):
             if getattr(self, key) < 0:
                 raise bad(key)
         if not 0 <= self.log_level <= 6:

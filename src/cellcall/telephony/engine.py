@@ -53,7 +53,7 @@ from sqlmodel import Session
 
 from cellcall.db import read_session, run_write
 from cellcall.errors import CellcallError, ValidationError
-from cellcall.i18n import _
+from cellcall.i18n import _, ngettext
 from cellcall.models.base import utcnow
 from cellcall.models.users import Role, Station
 from cellcall.services.actors import Actor
@@ -303,6 +303,7 @@ class _CustomerCall:
     warned: bool = False
     muted: bool = False
     held: bool = False
+    dtmf_sent: int = 0      # digits keyed into this call so far
 
 
 @dataclass(eq=False)
@@ -984,6 +985,19 @@ class SipPhone:
         if not digits or len(digits) > MAX_DTMF or not set(digits) <= DTMF_DIGITS:
             self._error(_("Only the digits 0-9, * and # can be sent."))
             return
+        allowed = self.config.max_dtmf_digits_per_call
+        if cc.dtmf_sent + len(digits) > allowed:
+            # A long run of digits may be an outside number keyed through a switchboard.
+            self._later(functools.partial(
+                records.record_event, actor_label=cc.actor, action="dtmf.refused",
+                target=f"attempt:{cc.attempt_id}",
+                details={"digits": digits, "sent_before": cc.dtmf_sent, "allowed": allowed}))
+            self._error(ngettext(
+                "This call may take only {n} digit: ask a supervisor.",
+                "This call may take only {n} digits: ask a supervisor.", allowed).format(
+                    n=allowed))
+            return
+        cc.dtmf_sent += len(digits)
         self._later(functools.partial(
             records.record_event, actor_label=cc.actor, action="dtmf",
             target=f"attempt:{cc.attempt_id}", details={"digits": digits}))

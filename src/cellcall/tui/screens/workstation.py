@@ -47,6 +47,9 @@ ACTIONS_BY_STATE: dict[str, frozenset[StationState]] = {
     "dial": frozenset({StationState.PREVIEW}),
     "hangup": frozenset({StationState.DIALING, StationState.TALKING}),
     "mute": frozenset({StationState.TALKING}),
+    "hold": frozenset({StationState.TALKING}),
+    "unhold": frozenset({StationState.TALKING}),
+    "keypad": frozenset({StationState.TALKING}),
     "pause": frozenset({StationState.READY, StationState.PREVIEW}),
     "resume": frozenset({StationState.PAUSED}),
     "logout": frozenset({StationState.READY, StationState.PREVIEW, StationState.PAUSED}),
@@ -69,11 +72,15 @@ NOTES_POLL_SECONDS = 60.0
 
 def _station_bindings() -> list[BindingType]:
     return [
+        Binding("f4", "keypad", _("Keypad"), id="station.keypad"),
         Binding("f5", "dial", _("Dial"), id="station.dial"),
         Binding("f6", "hangup", _("Hang up"), id="station.hangup"),
         Binding("f7", "mute", _("Mute"), id="station.mute"),
         Binding("f8", "pause", _("Pause"), id="station.pause"),
         Binding("f8", "resume", _("Resume"), id="station.resume"),
+        # In a call F8 puts the callee on hold instead (no pause starts during a call).
+        Binding("f8", "hold", _("Hold"), id="station.hold"),
+        Binding("f8", "unhold", _("Take back"), id="station.unhold"),
         Binding("f9", "objections", _("Objections"), id="station.objections"),
         Binding("backspace", "script_back", _("Back"), id="station.script_back"),
         Binding("f2", "retry_claim", _("Look again"), id="station.retry_claim"),
@@ -101,6 +108,7 @@ class WorkstationScreen(CellcallScreen):
         self._progressive_timer: Timer | None = None
         self._retry_timer: Timer | None = None
         self._muted = False
+        self._held = False
         self._agent_leg_up = True
         self._registered = True
         self._wrapup_started: datetime | None = None
@@ -141,6 +149,8 @@ class WorkstationScreen(CellcallScreen):
         if action == "dial" and self._site_stop is not None:
             return False  # nothing dials while the site is stopped
         if action == "new_coaching_notes" and not self._unread_notes:
+            return False
+        if action in ("hold", "unhold") and self._held != (action == "unhold"):
             return False
         return self.station.clock.state in allowed
 
@@ -315,7 +325,42 @@ class WorkstationScreen(CellcallScreen):
             return
         self._muted = not self._muted
         phone.set_mute(self._muted)
-        self.query_one(StateBar).detail = _("muted") if self._muted else ""
+        self._show_call_detail()
+
+    def action_hold(self) -> None:
+        self._set_hold(True)
+
+    def action_unhold(self) -> None:
+        self._set_hold(False)
+
+    def _set_hold(self, held: bool) -> None:
+        phone = self.app.phone  # type: ignore[attr-defined]
+        if phone is None:
+            return
+        self._held = held
+        phone.set_hold(held)
+        self._show_call_detail()
+        self.refresh_bindings()
+
+    def _show_call_detail(self) -> None:
+        parts = [_("on hold")] if self._held else []
+        parts += [_("muted")] if self._muted else []
+        self.query_one(StateBar).detail = ", ".join(parts)
+
+    def action_keypad(self) -> None:
+        from cellcall.tui.screens.keypad import KeypadScreen
+
+        phone = self.app.phone  # type: ignore[attr-defined]
+        if phone is not None:
+            self.app.push_screen(KeypadScreen(phone))
+
+    def _close_call_modals(self) -> None:
+        """The call ended: the keypad and the objection answers belong to it."""
+        from cellcall.tui.screens.keypad import KeypadScreen
+        from cellcall.tui.screens.objections import ObjectionsScreen
+
+        while isinstance(self.app.screen, (KeypadScreen, ObjectionsScreen)):
+            self.app.screen.dismiss(None)
 
     def on_phone_event_message(self, message: PhoneEventMessage) -> None:
         event = message.event
@@ -365,7 +410,8 @@ class WorkstationScreen(CellcallScreen):
             bar.detail = _("call ends in {n} s").format(n=event.seconds_left)
         elif isinstance(event, phone_events.CallEnded):
             bar.detail = ""
-            self._muted = False
+            self._muted = self._held = False
+            self._close_call_modals()
             self._call_ended(event)
 
     def _call_ended(self, event: phone_events.CallEnded) -> None:
