@@ -170,6 +170,7 @@ def test_the_keypad_sends_digits_into_the_call_and_closes_with_it(site: Site) ->
                                               "supervisor."))
         await settle(pilot)
         assert "only 8 digits" in screen_text(app)
+        assert _("Sent: {digits}").format(digits="1*#") in screen_text(app)  # 0 refused
         await pilot.press("escape")
         await wait_for_screen(pilot, WorkstationScreen, "back to the call")
         await pilot.press("f4")

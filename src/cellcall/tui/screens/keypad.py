@@ -61,12 +61,18 @@ class KeypadScreen(CellcallModal):
             return
         self._phone.send_dtmf(digit)
         self._sent += digit
+        self._show_sent()
+
+    def _show_sent(self) -> None:
         self.query_one("#keypad-sent", Static).update(
             literal(_("Sent: {digits}").format(digits=self._sent)))
 
     def on_phone_event_message(self, message: PhoneEventMessage) -> None:
         # The engine's refusal (too many digits, no call) is shown here, under the keys.
+        # It refuses a digit and every one after it, so the refused ones are the last.
         if isinstance(message.event, phone_events.EngineError):
+            self._sent = self._sent[:-1]
+            self._show_sent()
             self.query_one("#keypad-refusal", Static).update(literal(message.event.message))
 
     def action_close(self) -> None:
