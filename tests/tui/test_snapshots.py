@@ -28,6 +28,7 @@ from cellcall.services.actors import SYSTEM
 from cellcall.services.workstation import StationState
 from cellcall.telephony import events
 from cellcall.tui.screens.change_password import ChangePasswordScreen
+from cellcall.tui.screens.keypad import KeypadScreen
 from cellcall.tui.screens.objections import ObjectionsScreen
 from cellcall.tui.screens.pause import PauseScreen
 from cellcall.tui.screens.workstation import WorkstationScreen
@@ -136,6 +137,14 @@ def test_workstation_states(english_site: Site, svg: SnapshotAssertion) -> None:
         await pilot.press("down", "enter")
         await wait_for_screen(pilot, WorkstationScreen, "answer")
         await shots.take(pilot, "objection-answer")
+        await pilot.press("f8")  # hold
+        await pilot.press("f4")
+        await wait_for_screen(pilot, KeypadScreen, "keypad")
+        await pilot.press("2", "number_sign")
+        await shots.take(pilot, "on-hold-keypad")
+        await pilot.press("escape")
+        await wait_for_screen(pilot, WorkstationScreen, "back to the call")
+        await pilot.press("f8")  # off hold
         await remote_hang_up(pilot, site.phone, attempt_id)
         await shots.take(pilot, "wrap-up")
         await choose_outcome(pilot, "not_interested")
