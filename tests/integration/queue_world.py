@@ -118,7 +118,8 @@ class World:
 
     # --- history --------------------------------------------------------------------------
     def attempt(self, contact_id: int, at: datetime, *, counts: bool = True,
-                disposition: str | None = None, operator: Actor | None = None) -> int:
+                disposition: str | None = None, operator: Actor | None = None,
+                notes: str | None = None) -> int:
         """A finished attempt on the contact's number (with an outcome if given)."""
         with unit_of_work(self.engine) as s:
             contact = s.get(Contact, contact_id)
@@ -134,7 +135,8 @@ class World:
             if disposition is not None:
                 s.add(Outcome(attempt_id=attempt.id, contact_id=contact_id,
                               operator_id=operator_id or 0, disposition=disposition,
-                              notes=f"said {disposition}", created_at=at))
+                              notes=notes if notes is not None else f"said {disposition}",
+                              created_at=at))
             return attempt.id
 
     def _any_user(self, s: Any) -> int | None:

@@ -185,6 +185,26 @@ def test_claimed_contact_never_exposes_the_number(world: World) -> None:
     assert got.history[0].operator_login == "ana" and got.history[0].notes == "said no_answer"
 
 
+def test_numbers_in_names_company_and_notes_are_masked(world: World) -> None:
+    """A client's file may put a number in a company name; a callee may give another
+    number that an operator writes in the notes: the next operator sees neither."""
+    campaign = world.campaign("c")
+    contact_id = world.contact(
+        campaign, "+33612345678", first_name="Lina", last_name="06 12 34 56 78",
+        company="Taxis Martin 01 23 45 67 89")
+    op = world.operator("ana")
+    world.attempt(contact_id, WED_11 - timedelta(days=3), disposition="callback",
+                  operator=op, notes="rappeler plutôt au 07 98 76 54 32 après 18 h, room 12")
+    got = world.claimed(op, WED_11)
+    shown = " ".join([got.first_name, got.last_name, got.company, got.history[0].notes])
+    squeezed = re.sub(r"[\s.\-()]", "", shown)
+    for digits in ("612345678", "123456789", "798765432"):
+        assert digits not in squeezed, shown
+    assert got.company == "Taxis Martin +33 1 •• •• •• 89"
+    assert got.history[0].notes.startswith("rappeler plutôt au +33 7 •• •• •• 32 ")
+    assert got.history[0].notes.endswith("après 18 h, room 12")  # short figures stay
+
+
 def test_only_operators_claim(world: World) -> None:
     world.contact(world.campaign("c"))
     for role in (Role.SUPERVISOR, Role.ADMIN):

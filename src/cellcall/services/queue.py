@@ -30,6 +30,7 @@ holds a masked form only; the telephony engine reads the number by attempt id.
 
 from __future__ import annotations
 
+import dataclasses
 import heapq
 import json
 import random
@@ -107,6 +108,11 @@ RESULT_EXPIRED = "expired"
 _HISTORY_LIMIT = 50
 
 
+# Fewer digits than this cannot be a phone number of any country (the shortest, with their
+# country code, have seven).
+MIN_NUMBER_DIGITS = 5
+
+
 # --- what the operator side receives -----------------------------------------------------------
 @dataclass(frozen=True)
 class AttemptHistoryItem:
@@ -153,7 +159,10 @@ class LeaseLostError(CellcallError):
 
 # --- masking -------------------------------------------------------------------------------------
 def _mask_numbers_in(text: str, region: str, own_digits: str) -> str:
-    """Client files sometimes repeat a phone number in a custom field: mask any number."""
+    """Client files sometimes repeat a phone number in a custom field or a company name,
+    and notes may hold one the callee gave: mask any number."""
+    if sum(char.isdigit() for char in text) < MIN_NUMBER_DIGITS:
+        return text  # too few digits for any phone number: skip the (slow) matcher
     for match in reversed(list(phonenumbers.PhoneNumberMatcher(text, region))):
         e164 = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
         text = text[:match.start] + phones.mask(e164) + text[match.end:]
@@ -1026,18 +1035,21 @@ def _claimed(claim: _Claim, cand: _Candidate, attempt_id: int, expires: datetime
         own_digits = str(phonenumbers.parse(cand.phone_e164, None).national_number)
     except phonenumbers.NumberParseException:
         own_digits = cand.phone_e164.lstrip("+")
-    fields = tuple(
-        (str(key), _mask_numbers_in("" if value is None else str(value), campaign.country,
-                                    own_digits))
-        for key, value in _custom_fields(cand.custom_raw).items())
+
+    def masked(text: str) -> str:
+        return _mask_numbers_in(text, campaign.country, own_digits)
+
+    fields = tuple((str(key), masked("" if value is None else str(value)))
+                   for key, value in _custom_fields(cand.custom_raw).items())
+    history = tuple(dataclasses.replace(item, notes=masked(item.notes)) for item in history)
     return ClaimedContact(
         attempt_id=attempt_id, contact_id=cand.contact_id, campaign_id=campaign.id,
         campaign_slug=campaign.slug, campaign_name=campaign.name,
         client_name=campaign.client_name, campaign_type=campaign.type,
         audience=campaign.audience, dialing_mode=campaign.dialing_mode,
-        first_name=cand.first_name, last_name=cand.last_name, company=cand.company,
-        language=cand.language, custom_fields=fields, time_zones=cand.time_zones,
-        lease_expires_at=expires, callback_id=cand.callback_id,
+        first_name=masked(cand.first_name), last_name=masked(cand.last_name),
+        company=masked(cand.company), language=cand.language, custom_fields=fields,
+        time_zones=cand.time_zones, lease_expires_at=expires, callback_id=cand.callback_id,
         script_path=campaign.script_path, history=history,
         masked_number=phones.mask(cand.phone_e164))
 
