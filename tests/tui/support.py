@@ -28,7 +28,7 @@ from syrupy import SnapshotAssertion
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widget import Widget
-from textual.widgets import Input, OptionList, TextArea
+from textual.widgets import DataTable, Input, OptionList, TextArea
 
 import frozen_clock
 from cellcall.config import Config, load_config
@@ -349,9 +349,17 @@ class Shots:
                                 f" this run's pictures are in {kept})")
 
 
+def _tables_sized(app: App[Any]) -> bool:
+    """Whether every table on screen has measured its rows: a DataTable sizes its columns
+    when its message queue is idle, which a loaded machine may put off."""
+    return not any(table._require_update_dimensions or table._updated_cells
+                   for table in app.screen.query(DataTable))
+
+
 async def _steady_picture(pilot: Pilot[Any], tries: int = 20) -> str:
-    """The screen once two pictures in a row agree: on a loaded machine a table may still
-    be painting the rows it was just given when the first picture is taken."""
+    """The screen once its tables are sized and two pictures in a row agree: on a loaded
+    machine a table may still be painting the rows it was just given."""
+    await wait_until(pilot, lambda: _tables_sized(pilot.app), "the tables sized")
     picture = pilot.app.export_screenshot(title="cellcall", simplify=True)
     for _try in range(tries):
         await pilot.pause(0.05)

@@ -124,6 +124,10 @@ def test_mute_and_operator_hang_up_go_through_the_phone(site: Site) -> None:
     drive(app, scenario)
 
 
+def footer_line(app: Any) -> str:
+    return screen_text(app).rstrip("\n").splitlines()[-1]
+
+
 def test_hold_in_a_call_takes_f8_and_says_so(site: Site) -> None:
     app = site.app()
     phone = site.phone
@@ -131,13 +135,14 @@ def test_hold_in_a_call_takes_f8_and_says_so(site: Site) -> None:
     async def scenario(pilot: Pilot[Any]) -> None:
         await log_in_operator(pilot)
         await dial_and_answer(pilot, phone)
-        assert _("Hold") in screen_text(app).splitlines()[-1]
+        # The footer is rebuilt when the state changes its keys.
+        await wait_until(pilot, lambda: _("Hold") in footer_line(app), "the hold key")
         await pilot.press("f8")
         await settle(pilot)
         assert phone.held == [True]
         assert station_state(app) == StationState.TALKING  # not a pause of the operator
         assert app.screen.query_one(StateBar).detail == _("on hold")
-        assert _("Take back") in screen_text(app).splitlines()[-1]
+        await wait_until(pilot, lambda: _("Take back") in footer_line(app), "the take-back key")
         await pilot.press("f7")
         await settle(pilot)
         assert app.screen.query_one(StateBar).detail == f"{_('on hold')}, {_('muted')}"
@@ -155,7 +160,8 @@ def test_the_keypad_sends_digits_into_the_call_and_closes_with_it(site: Site) ->
 
     async def scenario(pilot: Pilot[Any]) -> None:
         await log_in_operator(pilot)
-        assert _("Keypad") not in screen_text(app).splitlines()[-1]  # no call, no keypad
+        await wait_until(pilot, lambda: _("Dial") in footer_line(app), "the preview's keys")
+        assert _("Keypad") not in footer_line(app)  # no call, no keypad
         await pilot.press("f4")
         await settle(pilot)
         assert not isinstance(app.screen, KeypadScreen)

@@ -80,7 +80,10 @@ def test_recordings_are_filtered_and_played_on_the_supervisors_phone(
         await pilot.press("enter")
         await wait_until(pilot, lambda: notified(app, "YYYY-MM-DD"), "the day is refused")
         screen.query_one("#filter-day", Input).value = ""
+        before = screen.rows
         screen.query_one("#filter-outcome", Select).clear()
+        # That is a new read too: let it land before the next filter asks for another.
+        await wait_until(pilot, lambda: screen.rows is not before, "every outcome again")
         await choose(pilot, "#filter-operator", "op03")
         assert len(screen.rows) == 3
 

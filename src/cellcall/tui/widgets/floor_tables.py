@@ -44,10 +44,23 @@ class KeyedTable(DataTable[Cell]):
         self._keys: list[str] = []
         # What each row shows now, to update only the cells that changed.
         self._shown: dict[str, tuple[object, ...]] = {}
+        # The columns exist from the start: rows may arrive before the table is mounted.
+        self.add_columns(*self.column_labels())
 
-    def set_columns(self, *labels: str) -> None:
-        self.clear(columns=True)
-        self.add_columns(*labels)
+    def column_labels(self) -> tuple[str, ...]:
+        """The column headers, in the user's language (the table is built after login)."""
+        return ()
+
+    def on_idle(self) -> None:
+        # DataTable measures new and changed cells when idle (its own handler runs after
+        # this one), but rows painted before that stay cached at the old column widths,
+        # cut short: once it has measured, drop what it rendered and paint again.
+        if self._require_update_dimensions or self._updated_cells:
+            self.call_next(self._repaint_rows)
+
+    def _repaint_rows(self) -> None:
+        self._clear_caches()
+        self.refresh()
 
     @property
     def selected_key(self) -> str | None:
@@ -65,7 +78,7 @@ class KeyedTable(DataTable[Cell]):
                 if isinstance(cell, Text):
                     cell.end = ""  # a trailing newline would shift the cell by one column
         keys = [key for key, _cells in rows]
-        if keys == self._keys:
+        if keys == self._keys and self.row_count == len(keys):
             # Same rows: update the cells that changed, in place (no flicker, the cursor
             # stays), and let their columns widen (a station that was empty fills up).
             for key, cells in rows:
@@ -141,10 +154,10 @@ def station_cells(row: StationRow) -> list[Cell]:
 class StationTable(KeyedTable):
     """One row per station (``StationRow``), keyed by the station's id."""
 
-    def on_mount(self) -> None:
-        self.set_columns(_("Station"), _("Operator"), _("State"), _("Time"), _("Campaign"),
-                         _("Calls"), pgettext("newcomer operator", "New"), _("Phone"),
-                         _("Monitored by"), _("Talk"), _("Wrap-up"), _("Pause"))
+    def column_labels(self) -> tuple[str, ...]:
+        return (_("Station"), _("Operator"), _("State"), _("Time"), _("Campaign"),
+                _("Calls"), pgettext("newcomer operator", "New"), _("Phone"),
+                _("Monitored by"), _("Talk"), _("Wrap-up"), _("Pause"))
 
     def show(self, stations: Sequence[StationRow]) -> None:
         self.set_rows([(str(row.station_id), station_cells(row)) for row in stations])
@@ -175,8 +188,8 @@ def local_time(at: datetime, zone: ZoneInfo) -> str:
 class AlertTable(KeyedTable):
     """The floor's alerts (``Alert``), newest first as the service gives them."""
 
-    def on_mount(self) -> None:
-        self.set_columns(_("Since"), _("Alert"), _("Station"), _("Campaign"), _("Details"))
+    def column_labels(self) -> tuple[str, ...]:
+        return (_("Since"), _("Alert"), _("Station"), _("Campaign"), _("Details"))
 
     def show(self, alerts: Sequence[Alert], zone: ZoneInfo) -> None:
         rows: list[tuple[str, Sequence[Cell]]] = []
@@ -201,8 +214,8 @@ def pause_reason_text(reason: str) -> str:
 class PauseRequestTable(KeyedTable):
     """Pause requests waiting for a decision (``PauseRequestView``), keyed by id."""
 
-    def on_mount(self) -> None:
-        self.set_columns(_("Asked at"), _("Station"), _("Operator"), _("Reason"))
+    def column_labels(self) -> tuple[str, ...]:
+        return (_("Asked at"), _("Station"), _("Operator"), _("Reason"))
 
     def show(self, requests: Sequence[PauseRequestView], zone: ZoneInfo) -> None:
         self.set_rows([(str(r.id), [

@@ -24,7 +24,7 @@ from cellcall.i18n import _
 from cellcall.models.floor import MonitorMode
 from cellcall.services.auth import LoggedIn
 from cellcall.telephony import events as phone_events
-from cellcall.tui.messages import PhoneEventMessage
+from cellcall.tui.messages import PhoneEventMessage, post_unless_superseded
 from cellcall.tui.screens.supervisor.base import ConsoleScreen
 from cellcall.tui.screens.supervisor.messages import (
     Done,
@@ -175,7 +175,7 @@ class FloorScreen(ConsoleScreen):
     # --- the floor, every second ----------------------------------------------------------
     @work(thread=True, exclusive=True, exit_on_error=False, group="floor")
     def refresh_floor(self) -> None:
-        self.post_message(FloorRefreshed(self.desk.snapshot()))
+        post_unless_superseded(self, FloorRefreshed(self.desk.snapshot()))
 
     def on_floor_refreshed(self, message: FloorRefreshed) -> None:
         self.snapshot = message.snapshot

@@ -86,9 +86,9 @@ def render_figures(figures: OperatorFigures) -> RenderableType:
 
 
 class ScoreTable(KeyedTable):
-    def on_mount(self) -> None:
-        self.set_columns(_("Scored"), _("Call"), _("Campaign"), _("Score"), _("By"),
-                         _("Comment"))
+    def column_labels(self) -> tuple[str, ...]:
+        return (_("Scored"), _("Call"), _("Campaign"), _("Score"), _("By"),
+                _("Comment"))
 
     def show(self, scores: list[ScoreView], zone: Any) -> None:
         self.set_rows([(str(s.id), [
@@ -98,9 +98,9 @@ class ScoreTable(KeyedTable):
 
 
 class ModuleTable(KeyedTable):
-    def on_mount(self) -> None:
-        self.set_columns(_("Module"), _("Title"), _("Planned h"), _("Done h"),
-                         _("Signed off"))
+    def column_labels(self) -> tuple[str, ...]:
+        return (_("Module"), _("Title"), _("Planned h"), _("Done h"),
+                _("Signed off"))
 
     def show(self, modules: list[ModuleRow], zone: Any) -> None:
         rows: list[tuple[str, list[str | Text]]] = []

@@ -20,7 +20,7 @@ from textual.widgets import Footer, Header, Input, ProgressBar, Select, Static
 from cellcall.errors import ValidationError
 from cellcall.i18n import _
 from cellcall.telephony import events as phone_events
-from cellcall.tui.messages import PhoneEventMessage
+from cellcall.tui.messages import PhoneEventMessage, post_unless_superseded
 from cellcall.tui.screens.supervisor.base import ConsoleScreen
 from cellcall.tui.screens.supervisor.messages import Loaded
 from cellcall.tui.widgets.floor_tables import KeyedTable
@@ -75,9 +75,9 @@ def recording_cells(row: RecordingRow, zone: object) -> list[str | Text]:
 class RecordingTable(KeyedTable):
     """Recordings (``RecordingRow``), keyed by attempt id."""
 
-    def on_mount(self) -> None:
-        self.set_columns(_("When"), _("Operator"), _("Campaign"), _("Outcome"),
-                         _("Length"), _("Rec."), _("Score"))
+    def column_labels(self) -> tuple[str, ...]:
+        return (_("When"), _("Operator"), _("Campaign"), _("Outcome"),
+                _("Length"), _("Rec."), _("Score"))
 
     def show(self, rows: list[RecordingRow], zone: object) -> None:
         self.set_rows([(str(r.attempt_id), recording_cells(r, zone)) for r in rows])
@@ -175,7 +175,7 @@ class RecordingsScreen(ConsoleScreen):
                         outcome: str | None) -> None:
         rows = self.desk.recordings(operator_login=operator, campaign_slug=campaign, day=day,
                                     disposition=outcome)
-        self.post_message(Loaded("recordings", rows))
+        post_unless_superseded(self, Loaded("recordings", rows))
 
     def watch_rows(self, rows: tuple[RecordingRow, ...]) -> None:
         self.query_one(RecordingTable).show(list(rows), self.zone)

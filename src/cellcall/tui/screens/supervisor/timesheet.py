@@ -16,6 +16,7 @@ from textual.widgets import Footer, Header, Select, Static
 
 from cellcall.i18n import _
 from cellcall.models.base import utcnow
+from cellcall.tui.messages import post_unless_superseded
 from cellcall.tui.screens.supervisor.base import ConsoleScreen
 from cellcall.tui.screens.supervisor.messages import Loaded
 from cellcall.tui.widgets.floor_tables import KeyedTable, pause_reason_text
@@ -165,7 +166,7 @@ class TimesheetScreen(ConsoleScreen):
     @work(thread=True, exclusive=True, exit_on_error=False, group="timesheet")
     def load_timesheet(self, period: str, anchor: date, login: str | None) -> None:
         rows = self.desk.timesheet(period=period, anchor=anchor, operator_login=login)
-        self.post_message(Loaded("timesheet", rows))
+        post_unless_superseded(self, Loaded("timesheet", rows))
 
     def action_back(self) -> None:
         self.app.pop_screen()
