@@ -27,7 +27,7 @@ fi
 [[ -x .venv/bin/python ]] || python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip </dev/null
 if (( want_test )); then
-    .venv/bin/python -m pip install -q -e '.[test]' </dev/null
+    .venv/bin/python -m pip install -q -c constraints.txt -e '.[test]' </dev/null
 else
-    .venv/bin/python -m pip install -q -e . </dev/null
+    .venv/bin/python -m pip install -q -c constraints.txt -e . </dev/null
 fi
