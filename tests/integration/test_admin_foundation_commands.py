@@ -247,3 +247,42 @@ def test_real_command_in_its_own_process_refuses_cleanly(site: Path) -> None:
     assert len(proc.stderr.strip().splitlines()) == 1
     assert "Traceback" not in proc.stdout + proc.stderr
     assert snapshot(site) == before
+
+
+# --- usage errors in the admin's language -----------------------------------------------
+
+USAGE_ERRORS = [
+    (("user", "add"), "Missing argument 'login'.", "Argument manquant : 'login'."),
+    (("user", "add", "carol", "--name", "Carol"), "Missing option '--role'.",
+     "Option manquante : '--role'. Valeurs possibles : operator, supervisor, admin"),
+    (("user", "add", "carol", "--role", "chef", "--name", "Carol"),
+     "Invalid value for '--role':",
+     "Valeur non valide pour '--role' : 'chef' ne fait pas partie de 'operator', "
+     "'supervisor', 'admin'."),
+    (("user", "frobnicate"), "No such command 'frobnicate'.", "Commande inconnue : 'frobnicate'."),
+    (("--bogus", "user", "list"), "No such option: --bogus", "Option inconnue : --bogus"),
+    (("user", "list", "extra"), "Got unexpected extra argument(s) (extra)",
+     "Argument(s) en trop : extra"),
+    (("user", "add", "carol", "--role"), "Option '--role' requires an argument.",
+     "L'option '--role' attend une valeur."),
+]
+
+
+@pytest.mark.parametrize(("args", "english", "french"), USAGE_ERRORS,
+                         ids=[" ".join(a) for a, _, _ in USAGE_ERRORS])
+def test_usage_errors_speak_the_admins_language(  # type: ignore[no-untyped-def]
+        admin, site: Path, args: tuple[str, ...], english: str, french: str) -> None:
+    from cellcall.i18n import set_language
+
+    before = snapshot(site)
+    in_english = admin(*args)
+    assert in_english.code == 2
+    assert english in in_english.err
+    set_language("fr")
+    try:
+        in_french = admin(*args)
+    finally:
+        set_language("en")
+    assert in_french.code == 2
+    assert in_french.err.strip() == f"cellcall-admin : {french}"
+    assert snapshot(site) == before

@@ -25,6 +25,7 @@ from cellcall.admin import scorecards as scorecards_cmd
 from cellcall.admin import site as site_cmd
 from cellcall.admin import timesheets as timesheets_cmd
 from cellcall.admin.context import AdminContext, ctx_of, done
+from cellcall.admin.usage_errors import translate_usage_error
 from cellcall.config import default_data_dir
 from cellcall.errors import CellcallError
 from cellcall.i18n import _
@@ -105,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
             code = 2
         else:
             # click lays some messages out on several lines (choices): keep one line.
-            message = " ".join(exc.format_message().split())
+            message = translate_usage_error(" ".join(exc.format_message().split()))
             print(_("cellcall-admin: {error}").format(error=message), file=sys.stderr)
             code = int(getattr(exc, "exit_code", 2) or 2)
     except typer.Abort:
