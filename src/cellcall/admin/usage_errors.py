@@ -14,19 +14,21 @@ from collections.abc import Callable
 from cellcall.i18n import _
 
 
+def _tail(rest: str, wording: str, say_again: Callable[[re.Match[str]], str]) -> str:
+    """What typer appends after the message ("Choose from: a, b"), said again when its
+    ``wording`` is known, kept as it is otherwise."""
+    found = re.fullmatch(r"\s*" + wording, rest)
+    return rest if found is None else " " + say_again(found)
+
+
 def _choose_from(rest: str) -> str:
-    """The " Choose from: a, b" typer appends to a missing option with choices."""
-    found = re.fullmatch(r"\s*Choose from:\s*(?P<choices>.+)", rest)
-    if found is None:
-        return rest
-    return " " + _("Choose from: {choices}").format(choices=found["choices"])
+    return _tail(rest, r"Choose from:\s*(?P<choices>.+)",
+                 lambda m: _("Choose from: {choices}").format(choices=m["choices"]))
 
 
 def _possible_options(rest: str) -> str:
-    found = re.fullmatch(r"\s*\(Possible options: (?P<options>.+)\)", rest)
-    if found is None:
-        return rest
-    return " " + _("(Possible options: {options})").format(options=found["options"])
+    return _tail(rest, r"\(Possible options: (?P<options>.+)\)",
+                 lambda m: _("(Possible options: {options})").format(options=m["options"]))
 
 
 # (typer's wording, how to say it again). Most specific first.
